@@ -1,0 +1,3 @@
+from saqta.cli.app import main
+
+main()

@@ -1,0 +1,59 @@
+"""What every command shares: the console, turning errors into clear lines, progress bars."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from saqta.core.errors import SaqtaError
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def report_errors(exit_code: int = 1) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Print each problem of a :class:`SaqtaError` on its own line and exit, never a traceback."""
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except SaqtaError as exc:
+                for problem in exc.problems:
+                    err_console.print(
+                        f"[red]error[/red] {problem}", highlight=False, soft_wrap=True
+                    )
+                raise typer.Exit(exit_code) from None
+
+        return wrapper
+
+    return decorate
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A Rich progress bar; yields ``update(done, total)``."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update

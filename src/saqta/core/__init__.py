@@ -1,0 +1,1 @@
+"""Shared primitives: money, IIN/BIN, periods, the working-day calendar, dated rules, errors."""

@@ -1,0 +1,380 @@
+"""The facts lake: append-only, hive-partitioned Parquet datasets queried with DuckDB.
+
+Layout: ``<root>/<dataset>/<col>=<value>/.../part-<uuid4>.parquet``. Files are never rewritten or
+deleted by Saqta: appending a batch only adds new files. Partition columns live in the folder
+names only (their values percent-encoded, a null as ``__HIVE_DEFAULT_PARTITION__``); their types
+are recorded in every file's Parquet metadata so that DuckDB reads them back with the types they
+were written with (``"007"`` stays text, a date stays a date).
+
+Crash safety: a batch is written into a temporary folder inside the lake root (same file system)
+and each finished, fsynced file is then moved into place with ``os.replace``, so readers never see
+a partly written file. A crash can leave a batch with only some of its files visible, and a
+``.tmp-*`` folder in the root, which readers ignore.
+
+Money: Parquet ``DECIMAL`` columns come back from DuckDB as ``DECIMAL`` (Python
+:class:`~decimal.Decimal`), never as floating point; sums over them are exact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from saqta.core.errors import StoreError
+
+__all__ = ["FactsLake"]
+
+_DATASET_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_PARTITION_KEY = b"saqta.partition_by"
+_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+_TEMP_PREFIX = ".tmp-"
+
+
+def _duckdb_partition_type(arrow_type: pa.DataType) -> str | None:
+    """The DuckDB type of a partition column, or None if the Arrow type cannot partition."""
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "VARCHAR"
+    if pa.types.is_boolean(arrow_type):
+        return "BOOLEAN"
+    if pa.types.is_date32(arrow_type):
+        return "DATE"
+    integers = {
+        pa.int8(): "TINYINT",
+        pa.int16(): "SMALLINT",
+        pa.int32(): "INTEGER",
+        pa.int64(): "BIGINT",
+        pa.uint8(): "UTINYINT",
+        pa.uint16(): "USMALLINT",
+        pa.uint32(): "UINTEGER",
+        pa.uint64(): "UBIGINT",
+    }
+    return integers.get(arrow_type)
+
+
+def _segment(value: Any) -> str:
+    """The folder-name form of a partition value (DuckDB percent-decodes it on reading)."""
+    if value is None:
+        return _NULL_PARTITION
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return quote(str(value), safe="")
+
+
+def _sql_text(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _os_reason(exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    return reason[:1].lower() + reason[1:]
+
+
+class FactsLake:
+    """An append-only lake of Parquet datasets under ``root`` (created on the first append).
+
+    Reading never needs write access: :meth:`datasets`, :meth:`files`, :meth:`connect`,
+    :meth:`query` and :meth:`count` work on a read-only lake.
+    """
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).expanduser().resolve()
+
+    def __repr__(self) -> str:
+        return f"FactsLake({str(self.root)!r})"
+
+    # ----------------------------------------------------------------------------------------
+    # Names and listing
+
+    def _check_dataset(self, dataset: str) -> Path:
+        """The folder of ``dataset``, after checking that its name is a simple identifier."""
+        if not isinstance(dataset, str) or not _DATASET_NAME.fullmatch(dataset):
+            raise StoreError(
+                f"invalid dataset name {dataset!r}: use lower-case letters, digits and _, "
+                "starting with a letter (at most 63 characters)",
+                where=f"facts lake {self.root}",
+            )
+        return self.root / dataset
+
+    def datasets(self) -> list[str]:
+        """The names of the datasets that hold at least one file, sorted."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            entry.name
+            for entry in self.root.iterdir()
+            if entry.is_dir() and _DATASET_NAME.fullmatch(entry.name) and self.files(entry.name)
+        )
+
+    def files(self, dataset: str) -> list[Path]:
+        """Every data file of ``dataset`` (empty if it does not exist), sorted by path."""
+        folder = self._check_dataset(dataset)
+        if not folder.is_dir():
+            return []
+        return sorted(path for path in folder.rglob("*.parquet") if path.is_file())
+
+    @staticmethod
+    def _partitioning(path: Path) -> dict[str, str]:
+        """The partition columns of a data file and their DuckDB types, in folder order."""
+        metadata = pq.read_schema(path).metadata or {}
+        raw = metadata.get(_PARTITION_KEY)
+        if raw is None:
+            return {}
+        return {str(name): str(kind) for name, kind in json.loads(raw)}
+
+    # ----------------------------------------------------------------------------------------
+    # Writing
+
+    def _check_batch(
+        self, dataset: str, table: pa.Table, partition_by: Sequence[str]
+    ) -> dict[str, str]:
+        """Check the columns of a batch; return its partition columns with DuckDB types."""
+        where = f"facts lake {self.root}, dataset {dataset}"
+        names = list(table.column_names)
+        bad = [name for name in names if not _COLUMN_NAME.fullmatch(name)]
+        if bad:
+            raise StoreError(
+                f"invalid column name(s) {bad}: use letters, digits and _", where=where
+            )
+        if len(set(names)) != len(names):
+            raise StoreError("the batch has duplicate column names", where=where)
+        if isinstance(partition_by, str):
+            raise StoreError("partition_by must be a sequence of column names", where=where)
+        partition_types: dict[str, str] = {}
+        for column in partition_by:
+            if column not in names:
+                raise StoreError(f"partition column {column!r} is not in the batch", where=where)
+            if column in partition_types:
+                raise StoreError(f"partition column {column!r} is given twice", where=where)
+            kind = _duckdb_partition_type(table.schema.field(column).type)
+            if kind is None:
+                raise StoreError(
+                    f"cannot partition by {column!r} of type {table.schema.field(column).type}: "
+                    "use text, an integer, a date or a boolean",
+                    where=where,
+                )
+            partition_types[column] = kind
+        if len(partition_types) == len(names):
+            raise StoreError(
+                "a batch needs at least one column besides the partitions", where=where
+            )
+        return partition_types
+
+    def _check_consistency(
+        self, dataset: str, table: pa.Table, partition_types: dict[str, str]
+    ) -> None:
+        """Refuse a batch whose partitioning or column types differ from the existing files."""
+        where = f"facts lake {self.root}, dataset {dataset}"
+        data_schema = table.schema
+        for path in self.files(dataset):
+            existing = pq.read_schema(path)
+            existing_partitions = self._partitioning(path)
+            if existing_partitions != partition_types:
+                raise StoreError(
+                    f"the dataset is partitioned by {list(existing_partitions) or 'nothing'}, "
+                    f"not by {list(partition_types) or 'nothing'}",
+                    where=where,
+                )
+            for field in data_schema:
+                index = existing.get_field_index(field.name)
+                if index >= 0 and not existing.field(index).type.equals(field.type):
+                    raise StoreError(
+                        f"column {field.name} is {existing.field(index).type} in "
+                        f"{path.relative_to(self.root)}, not {field.type}",
+                        where=where,
+                    )
+
+    def _make_temp_folder(self) -> Path:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            temp = self.root / f"{_TEMP_PREFIX}{uuid.uuid4().hex}"
+            temp.mkdir()
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write in the facts lake folder {self.root}: {_os_reason(exc)}"
+            ) from exc
+        return temp
+
+    @staticmethod
+    def _split(
+        table: pa.Table, partition_by: Sequence[str]
+    ) -> list[tuple[tuple[Any, ...], pa.Table]]:
+        """The rows of ``table`` grouped by the values of the partition columns, in order."""
+        if not partition_by:
+            return [((), table)]
+        row_column = "__saqta_row__"
+        numbered = table.select(list(partition_by)).append_column(
+            row_column, pa.array(range(table.num_rows), pa.int64())
+        )
+        groups = numbered.group_by(list(partition_by), use_threads=False).aggregate(
+            [(row_column, "list")]
+        )
+        data = table.drop_columns(list(partition_by))
+        keys = [groups.column(column).to_pylist() for column in partition_by]
+        rows = groups.column(f"{row_column}_list").to_pylist()
+        parts = []
+        for index, row_numbers in enumerate(rows):
+            key = tuple(values[index] for values in keys)
+            parts.append((key, data.take(pa.array(row_numbers, pa.int64()))))
+        parts.sort(key=lambda part: tuple((value is None, str(value)) for value in part[0]))
+        return parts
+
+    def append(self, dataset: str, table: pa.Table, partition_by: Sequence[str] = ()) -> list[Path]:
+        """Append the rows of ``table`` to ``dataset`` as new Parquet files; return their paths.
+
+        One zstd-compressed file ``part-<uuid4>.parquet`` is written per combination of the
+        ``partition_by`` values, in the folder ``<dataset>/<col>=<value>/...``; the partition
+        columns are stored in the folder names, not in the files. An empty table writes nothing.
+
+        Guarantees: existing files are never overwritten or changed; a reader sees each new file
+        complete or not at all; the dataset name must be a simple identifier; every batch of a
+        dataset has the same partition columns, and a column has the same type in every file
+        (checked against the files already there); an unwritable lake raises
+        :class:`StoreError` naming the folder.
+        """
+        folder = self._check_dataset(dataset)
+        if not isinstance(table, pa.Table):
+            raise StoreError(
+                f"append takes a pyarrow.Table, not {type(table).__name__}",
+                where=f"facts lake {self.root}, dataset {dataset}",
+            )
+        partition_types = self._check_batch(dataset, table, partition_by)
+        if table.num_rows == 0:
+            return []
+        self._check_consistency(dataset, table.drop_columns(list(partition_types)), partition_types)
+
+        metadata = dict(table.schema.metadata or {})
+        metadata[_PARTITION_KEY] = json.dumps(list(partition_types.items())).encode()
+
+        temp = self._make_temp_folder()
+        written: list[Path] = []
+        try:
+            staged: list[tuple[Path, Path]] = []
+            for key, part in self._split(table, list(partition_types)):
+                if _NULL_PARTITION in key:
+                    raise StoreError(
+                        f"the partition value {_NULL_PARTITION} is reserved for empty values",
+                        where=f"facts lake {self.root}, dataset {dataset}",
+                    )
+                name = f"part-{uuid.uuid4()}.parquet"
+                target = folder.joinpath(
+                    *(
+                        f"{column}={_segment(value)}"
+                        for column, value in zip(partition_types, key, strict=True)
+                    ),
+                    name,
+                )
+                source = temp / name
+                with source.open("wb") as sink:
+                    pq.write_table(part.replace_schema_metadata(metadata), sink, compression="zstd")
+                    sink.flush()
+                    os.fsync(sink.fileno())
+                staged.append((source, target))
+            for source, target in staged:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if target.exists():  # a uuid4 never repeats; never overwrite anyway
+                    raise StoreError(f"refusing to overwrite {target}")
+                os.replace(source, target)
+                written.append(target)
+                _fsync_folder(target.parent)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write in the facts lake folder {self.root}: {_os_reason(exc)}"
+            ) from exc
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
+        return written
+
+    # ----------------------------------------------------------------------------------------
+    # Reading
+
+    def _source(self, dataset: str) -> str | None:
+        """The ``read_parquet(...)`` expression over ``dataset``, or None if it has no file."""
+        files = self.files(dataset)
+        if not files:
+            return None
+        pattern = (self.root / dataset).as_posix() + "/**/*.parquet"
+        options = ["hive_partitioning = true", "union_by_name = true"]
+        partitions = self._partitioning(files[0])
+        if partitions:
+            types = ", ".join(f"{_sql_text(k)}: {_sql_text(v)}" for k, v in partitions.items())
+            options.append(f"hive_types = {{{types}}}")
+        return f"read_parquet({_sql_text(pattern)}, {', '.join(options)})"
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A new in-memory DuckDB connection with one view per dataset, named like the dataset.
+
+        The views read the files at query time: files appended later are seen, datasets created
+        later are not (connect again). The caller closes the connection.
+        """
+        connection = duckdb.connect(":memory:")
+        try:
+            for dataset in self.datasets():
+                source = self._source(dataset)
+                if source is not None:
+                    connection.execute(f'CREATE VIEW "{dataset}" AS SELECT * FROM {source}')
+        except (duckdb.Error, OSError) as exc:
+            connection.close()
+            raise StoreError(
+                f"cannot open the facts lake: {str(exc).splitlines()[0]}",
+                where=f"facts lake {self.root}",
+            ) from exc
+        return connection
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        """Run one SQL query over the datasets' views; return the result as an Arrow table.
+
+        ``params`` bind the ``?`` placeholders. DECIMAL columns stay decimal. A failing query
+        raises :class:`StoreError` with DuckDB's message.
+        """
+        connection = self.connect()
+        try:
+            relation = connection.sql(sql, params=params)
+            if relation is None:
+                return pa.table({})
+            result: pa.Table = relation.to_arrow_table()
+            return result
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"query failed: {str(exc).splitlines()[0]}", where=f"facts lake {self.root}"
+            ) from exc
+        finally:
+            connection.close()
+
+    def count(self, dataset: str) -> int:
+        """The number of rows in ``dataset`` (0 if it does not exist)."""
+        self._check_dataset(dataset)
+        source = self._source(dataset)
+        if source is None:
+            return 0
+        with duckdb.connect(":memory:") as connection:
+            row = connection.execute(f"SELECT count(*) FROM {source}").fetchone()
+        return int(row[0]) if row else 0
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable, where the platform allows it."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

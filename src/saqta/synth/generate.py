@@ -1,0 +1,920 @@
+"""The synthetic Kazakhstan: persons, state categories, employers, providers and a year of payments.
+
+Deterministic for a seed: the country is cut into fixed chunks of persons and each chunk draws from
+its own generator seeded by ``(seed, chunk)``, so the result does not depend on how many worker
+processes ran. Each chunk is written to Parquet as soon as it is drawn: the country is never held in
+memory. Everything is written into a staging folder beside the output and moved into place only when
+complete, so a failed run leaves no half-written output.
+
+Amounts follow the dated rules (:mod:`saqta.core.rules`): rates, minimum wage and МРП in force for
+each month, rounded once to tiyn, carried as exact integers of tiyn and written as decimal128.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import multiprocessing as mp
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from saqta import __version__
+from saqta.core.errors import InputError, StoreError
+from saqta.core.periods import Month
+from saqta.core.reference import regions
+from saqta.core.rules import RuleSet, load_rules
+from saqta.synth.ids import bin_digits, decimal_array, digits_to_strings, iin_digits
+from saqta.synth.profile import Profile, load_profile, published_dir
+
+FULL_POPULATION = 19_741_283
+DEFAULT_CHUNK = 500_000
+STATE_PAYER_NAME = "Republican budget (synthetic payer of state contributions)"
+
+PAYMENT_TYPES = (
+    "employer_deduction",
+    "employee_contribution",
+    "individual_entrepreneur",
+    "civil_law_contract",
+    "single_payment",
+    "self_payer",
+    "state_contribution",
+)
+CATEGORIES = (
+    "state_paid",
+    "employee",
+    "individual_entrepreneur",
+    "civil_law_contract",
+    "single_payment",
+    "self_payer",
+    "none",
+)
+PAYMENTS_SCHEMA = pa.schema(
+    [
+        ("reference", pa.string()),
+        ("payer_id", pa.string()),
+        ("person_iin", pa.string()),
+        ("payment_type", pa.string()),
+        ("period", pa.date32()),
+        ("amount", pa.decimal128(18, 2)),
+        ("payment_date", pa.date32()),
+    ]
+)
+EPOCH = np.datetime64("1970-01-01", "D")
+
+
+@dataclass(frozen=True)
+class SynthOptions:
+    scale: float
+    seed: int
+    out: Path
+    chunk_size: int = DEFAULT_CHUNK
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        if not 0.001 <= self.scale <= 1.0:
+            raise InputError("must be between 0.001 and 1.0", where=f"scale {self.scale}")
+        if self.seed < 0:
+            raise InputError("must be 0 or more", where=f"seed {self.seed}")
+
+    @property
+    def population(self) -> int:
+        return round(FULL_POPULATION * self.scale)
+
+
+@dataclass
+class SynthResult:
+    out: Path
+    counts: dict[str, int]
+    seconds: float
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# Rules, resolved per month into exact integer arithmetic
+
+
+def _ratio(value: Decimal) -> tuple[int, int]:
+    num, den = value.as_integer_ratio()
+    return num, den
+
+
+def _apply(base_tiyn: np.ndarray, ratio: tuple[int, int] | np.ndarray) -> np.ndarray:
+    """``base × num/den`` rounded half up to whole tiyn, in exact integer arithmetic."""
+    if isinstance(ratio, tuple):
+        num, den = ratio
+    else:
+        num, den = ratio[0], ratio[1]
+    return (2 * base_tiyn * num + den) // (2 * den)
+
+
+def _tiyn(value: Decimal) -> int:
+    return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@dataclass(frozen=True)
+class MonthlyRules:
+    """The year's contribution rules resolved month by month (index 0 = January)."""
+
+    employer_rate: np.ndarray  # (2, 12): numerator, denominator
+    employee_rate: np.ndarray
+    civil_rate: np.ndarray
+    employer_cap_tiyn: np.ndarray
+    employee_cap_tiyn: np.ndarray
+    min_wage_tiyn: np.ndarray
+    ie_amount_tiyn: np.ndarray
+    self_amount_tiyn: np.ndarray
+    single_urban_tiyn: np.ndarray
+    single_rural_tiyn: np.ndarray
+    due_day: int
+
+    @classmethod
+    def resolve(cls, rules: RuleSet, year: int) -> MonthlyRules:
+        c = "mshi.contributions."
+        months = [Month(year, m).first_day for m in range(1, 13)]
+
+        def dec(name: str, day: dt.date) -> Decimal:
+            return rules.decimal(name, day)
+
+        def ratios(name: str) -> np.ndarray:
+            return np.array([_ratio(dec(name, d)) for d in months], dtype=np.int64).T
+
+        def amounts(fn: Callable[[dt.date], Decimal]) -> np.ndarray:
+            return np.array([_tiyn(fn(d)) for d in months], dtype=np.int64)
+
+        mw = "economy.minimum_wage"
+        mrp = "economy.mrp"
+        return cls(
+            employer_rate=ratios(c + "employer_deduction_rate"),
+            employee_rate=ratios(c + "employee_contribution_rate"),
+            civil_rate=ratios(c + "civil_law_contract_rate"),
+            employer_cap_tiyn=amounts(
+                lambda d: dec(mw, d) * dec(c + "employer_base_cap_mw_multiple", d)
+            ),
+            employee_cap_tiyn=amounts(
+                lambda d: dec(mw, d) * dec(c + "employee_base_cap_mw_multiple", d)
+            ),
+            min_wage_tiyn=amounts(lambda d: dec(mw, d)),
+            ie_amount_tiyn=amounts(
+                lambda d: (
+                    dec(mw, d)
+                    * dec(c + "individual_entrepreneur_base_mw_multiple", d)
+                    * dec(c + "individual_entrepreneur_rate", d)
+                )
+            ),
+            self_amount_tiyn=amounts(lambda d: dec(mw, d) * dec(c + "self_payer_rate", d)),
+            single_urban_tiyn=amounts(
+                lambda d: (
+                    dec(mrp, d)
+                    * dec(c + "single_payment_amount_urban_mrp", d)
+                    * dec(c + "single_payment_mshi_share", d)
+                )
+            ),
+            single_rural_tiyn=amounts(
+                lambda d: (
+                    dec(mrp, d)
+                    * dec(c + "single_payment_amount_rural_mrp", d)
+                    * dec(c + "single_payment_mshi_share", d)
+                )
+            ),
+            due_day=int(rules.value(c + "payment_due_day", months[0])),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# The plan shared by every chunk
+
+
+@dataclass
+class Plan:
+    """Everything a chunk worker needs; built once, inherited by forked workers."""
+
+    options: SynthOptions
+    profile: Profile
+    monthly: MonthlyRules
+    region_codes: list[str]
+    region_weights: np.ndarray
+    rural_share: np.ndarray
+    wage_index: np.ndarray
+    reporting_region: np.ndarray  # index of the region whose providers serve it
+    phc_by_region: list[np.ndarray]  # provider ids taking attachment, per region index
+    employer_bins: pa.StringArray
+    employer_start: np.ndarray  # first employer index per region
+    employer_cumw: list[np.ndarray]  # cumulative weights within each region
+    state_payer_bin: str
+    band_probs: np.ndarray
+    category_probs: np.ndarray  # working-age persons: state_paid, payers..., none
+    sub_names: list[str]
+    salary_mu: float
+    n_chunks: int
+    chunk_bounds: list[tuple[int, int]]
+    staging: Path = Path()
+
+
+def _expected_shares(profile: Profile) -> tuple[float, float]:
+    """Expected shares of children and of pensioners (by year end) under the age pyramid."""
+    shares = np.array([float(x) for x in profile.age_pyramid])
+    shares /= shares.sum()
+    grid = (np.arange(100_000) + 0.5) / 100_000 * 5.0
+    child = pension = 0.0
+    male = float(profile.male_share)
+    for band, share in enumerate(shares):
+        ages = band * 5 + grid
+        child += share * float(np.mean(ages < profile.child_until_age))
+        pm = float(np.mean(ages + 1 >= float(profile.pension_age.male)))
+        pf = float(np.mean(ages + 1 >= float(profile.pension_age.female)))
+        pension += share * (male * pm + (1 - male) * pf) * float(ages[0] >= profile.child_until_age)
+    return child, pension
+
+
+def _category_probs(profile: Profile) -> np.ndarray:
+    child, pension = _expected_shares(profile)
+    working = 1.0 - child - pension
+    n = profile.population
+    c = profile.categories
+    state_w = c.state_paid - n * (child + pension)
+    targets = np.array(
+        [
+            state_w,
+            c.employee,
+            c.individual_entrepreneur,
+            c.civil_law_contract,
+            c.single_payment,
+            c.self_payer,
+        ],
+        dtype=float,
+    ) / (n * working)
+    if state_w < 0 or targets.sum() > 1:
+        raise InputError("category counts do not fit the age pyramid", where="synth profile")
+    return np.append(targets, 1.0 - targets.sum())
+
+
+def _salary_mu(
+    profile: Profile, monthly: MonthlyRules, wage_index: np.ndarray, w: np.ndarray
+) -> float:
+    """The log-wage location that makes the mean capped base of deductions the published one.
+
+    Solved by bisection on a fixed sample, so it is exact for a given profile and rules.
+    """
+    rng = np.random.default_rng(20220101)
+    z = rng.standard_normal(400_000)
+    idx = wage_index[rng.choice(len(w), size=z.size, p=w)]
+    cap = float(monthly.employer_cap_tiyn.mean()) / 100
+    floor = float(monthly.min_wage_tiyn.mean()) / 100
+    sigma = float(profile.salary_sigma)
+    target = float(profile.average_base)
+    lo, hi = 9.0, 14.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        wage = np.clip(np.exp(mid + sigma * z) * idx, floor, cap)
+        lo, hi = (mid, hi) if wage.mean() < target else (lo, mid)
+    return (lo + hi) / 2
+
+
+def _bins(rng: np.random.Generator, n: int) -> pa.StringArray:
+    """``n`` distinct valid BINs, registered 1995-2021."""
+    yymm = rng.integers(1995 * 12, 2022 * 12, size=n)
+    order = np.argsort(yymm, kind="stable")
+    sorted_keys = yymm[order]
+    first = np.searchsorted(sorted_keys, sorted_keys, side="left")
+    serial = np.empty(n, dtype=np.int64)
+    serial[order] = np.arange(n) - first
+    digits = bin_digits(yymm // 12, yymm % 12 + 1, serial)
+    return digits_to_strings(digits)
+
+
+def _providers(profile: Profile, rng: np.random.Generator, bins: pa.StringArray) -> pa.Table:
+    """1,438 providers by region and ownership, exactly as the Fund's table 4 for 2022."""
+    table = pacsv.read_csv(published_dir() / "providers_by_region_2022.csv").to_pylist()
+    by_name = {r.name_en: r.code for r in regions()}
+    rows: list[dict[str, Any]] = []
+    for row in table:
+        if row["region"] == "TOTAL":
+            continue
+        code = by_name[row["region"]]
+        for ownership in ("state", "private"):
+            count = int(row[f"{ownership}_2022"])
+            share = float(profile.primary_care_share[ownership])
+            phc = rng.random(count) < share
+            if ownership == "state" and count and not phc.any():
+                phc[0] = True
+            for i in range(count):
+                rows.append(
+                    {
+                        "region": code,
+                        "ownership": ownership,
+                        "primary_care": bool(phc[i]),
+                        "number": i + 1,
+                    }
+                )
+    ids = np.arange(1, len(rows) + 1, dtype=np.int32)
+    names = [
+        f"{'Polyclinic' if r['primary_care'] else 'Medical centre'} No. {r['number']} "
+        f"({r['region']}, {r['ownership']})"
+        for r in rows
+    ]
+    included = np.datetime64("2017-07-01") + rng.integers(0, 365 * 4, size=len(rows))
+    return pa.table(
+        {
+            "provider_id": pa.array(ids),
+            "bin": bins,
+            "name": pa.array(names),
+            "region": pa.array([r["region"] for r in rows]),
+            "ownership": pa.array([r["ownership"] for r in rows]),
+            "primary_care": pa.array([r["primary_care"] for r in rows]),
+            "included_on": pa.array(included.astype("datetime64[D]")),
+        }
+    )
+
+
+def make_plan(
+    options: SynthOptions, rules: RuleSet, profile: Profile
+) -> tuple[Plan, pa.Table, pa.Table]:
+    rng = np.random.default_rng([options.seed, 0xB1])
+    monthly = MonthlyRules.resolve(rules, profile.year)
+    region_list = list(regions())
+    codes = [r.code for r in region_list]
+    weights = np.array([float(profile.population_by_region[c]) for c in codes])
+    weights /= weights.sum()
+    rural = np.array([float(profile.rural_share_by_region[c]) for c in codes])
+    wage_index = np.array([float(profile.wage_index_by_region[c]) for c in codes])
+    reporting = np.array([codes.index(r.reporting_region or r.code) for r in region_list])
+
+    expected_workers = (profile.categories.employee + profile.working_state_paid) * options.scale
+    n_employers = max(
+        len(codes), int(np.ceil(expected_workers / float(profile.mean_employer_size)))
+    )
+    provider_count = 1438
+    all_bins = _bins(rng, 1 + provider_count + n_employers)
+    state_payer_bin = all_bins[0].as_py()
+    providers = _providers(profile, rng, all_bins.slice(1, provider_count))
+    employer_bins = all_bins.slice(1 + provider_count)
+
+    employer_region = np.sort(rng.choice(len(codes), size=n_employers, p=weights))
+    employer_region[: len(codes)] = np.arange(len(codes))  # every region has an employer
+    employer_region.sort()
+    size_weight = rng.lognormal(0.0, 1.4, size=n_employers)
+    start = np.searchsorted(employer_region, np.arange(len(codes) + 1))
+    cumw = []
+    for r in range(len(codes)):
+        seg = np.cumsum(size_weight[start[r] : start[r + 1]])
+        cumw.append(seg / seg[-1])
+    employers = pa.table(
+        {
+            "bin": employer_bins,
+            "region": pa.array([codes[i] for i in employer_region]),
+        }
+    )
+
+    prov_region = providers.column("region").to_pylist()
+    prov_phc = providers.column("primary_care").to_numpy(zero_copy_only=False)
+    prov_ids = providers.column("provider_id").to_numpy()
+    phc_by_region = []
+    for r in range(len(codes)):
+        serving = codes[reporting[r]]
+        mask = np.array([reg == serving for reg in prov_region]) & prov_phc
+        phc_by_region.append(prov_ids[mask])
+
+    bands = np.array([float(x) for x in profile.age_pyramid])
+    n = options.population
+    chunk = max(1, options.chunk_size)
+    bounds = [(s, min(n, s + chunk)) for s in range(0, n, chunk)]
+    plan = Plan(
+        options=options,
+        profile=profile,
+        monthly=monthly,
+        region_codes=codes,
+        region_weights=weights,
+        rural_share=rural,
+        wage_index=wage_index,
+        reporting_region=reporting,
+        phc_by_region=phc_by_region,
+        employer_bins=employer_bins,
+        employer_start=start,
+        employer_cumw=cumw,
+        state_payer_bin=state_payer_bin,
+        band_probs=bands / bands.sum(),
+        category_probs=_category_probs(profile),
+        sub_names=list(profile.state_subcategories),
+        salary_mu=_salary_mu(profile, monthly, wage_index, weights),
+        n_chunks=len(bounds),
+        chunk_bounds=bounds,
+    )
+    return plan, providers, employers
+
+
+# --------------------------------------------------------------------------------------------
+# One chunk of persons and their payments
+
+_PLAN: Plan | None = None
+
+
+def _months_mask(rng: np.random.Generator, k: np.ndarray, contiguous_share: float) -> np.ndarray:
+    """(n, 12) mask with exactly ``k[i]`` paid months per row: one spell, or scattered months."""
+    n = k.shape[0]
+    months = np.arange(12)
+    start = (rng.random(n) * (13 - k)).astype(np.int64)
+    spell = (months >= start[:, None]) & (months < (start + k)[:, None])
+    ranks = np.argsort(np.argsort(rng.random((n, 12)), axis=1), axis=1)
+    scattered = ranks < k[:, None]
+    contiguous = np.less(rng.random(n), contiguous_share)
+    return np.asarray(np.where(contiguous[:, None], spell, scattered))
+
+
+def _draw_months(rng: np.random.Generator, n: int, dist: list[Decimal], plan: Plan) -> np.ndarray:
+    p = np.array([float(x) for x in dist])
+    k = rng.choice(np.arange(1, 13), size=n, p=p / p.sum())
+    return _months_mask(rng, k, float(plan.profile.contiguous_spell_share))
+
+
+def _days(dates: np.ndarray) -> np.ndarray:
+    return (dates - EPOCH).astype(np.int64)
+
+
+def _month_starts(year: int) -> np.ndarray:
+    return np.array(
+        [np.datetime64(f"{year}-{m:02d}-01") for m in range(1, 13)], dtype="datetime64[D]"
+    )
+
+
+def _pay_dates(rng: np.random.Generator, month_idx: np.ndarray, plan: Plan) -> np.ndarray:
+    """Payment dates for months paid: most by the due day of the following month, some late."""
+    year = plan.profile.year
+    next_month = np.array(
+        [np.datetime64(str(Month(year, m + 1).next().first_day)) for m in range(12)],
+        dtype="datetime64[D]",
+    )
+    due = next_month[month_idx] + (plan.monthly.due_day - 1)
+    n = month_idx.shape[0]
+    on_time = rng.random(n) < float(plan.profile.on_time_share)
+    early = rng.integers(0, 21, size=n)
+    late = 1 + rng.geometric(1.0 / float(plan.profile.late_days_mean), size=n)
+    return np.asarray(np.where(on_time, due - early, due + np.minimum(late, 400)))
+
+
+def _chunk(index: int) -> dict[str, int]:
+    plan = _PLAN
+    assert plan is not None
+    profile = plan.profile
+    options = plan.options
+    lo, hi = plan.chunk_bounds[index]
+    n = hi - lo
+    rng = np.random.default_rng([options.seed, index, 0x5A])
+    year = profile.year
+    ref = np.datetime64(profile.reference_date.isoformat(), "D")
+    year_end = np.datetime64(f"{year}-12-31", "D")
+
+    # ---- who: age, sex, region, residence
+    band = rng.choice(len(plan.band_probs), size=n, p=plan.band_probs)
+    age_days = ((band * 5 + rng.random(n) * 5) * 365.2425).astype(np.int64)
+    birth = ref - age_days.astype("timedelta64[D]") - 1
+    male = rng.random(n) < float(profile.male_share)
+    region = rng.choice(len(plan.region_codes), size=n, p=plan.region_weights)
+    rural = rng.random(n) < plan.rural_share[region]
+
+    # ---- IINs: serial slots interleaved across chunks keep numbers unique country-wide
+    b_year = birth.astype("datetime64[Y]").astype(np.int64) + 1970
+    b_month = birth.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    b_day = (birth - birth.astype("datetime64[M]")).astype(np.int64) + 1
+    key = _days(birth) * 2 + male
+    order = np.argsort(key, kind="stable")
+    sk = key[order]
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - np.searchsorted(sk, sk, side="left")
+    slot = index + plan.n_chunks * rank
+    iin = digits_to_strings(iin_digits(b_year, b_month, b_day, male, slot))
+
+    # ---- age-based state categories, then the working-age draw
+    def reach(age_years: float | np.ndarray) -> np.ndarray:
+        return np.asarray(birth + (np.asarray(age_years) * 365.2425).astype("timedelta64[D]"))
+
+    pension_at = np.where(
+        male, reach(float(profile.pension_age.male)), reach(float(profile.pension_age.female))
+    )
+    adult_at = reach(profile.child_until_age)
+    child = adult_at > ref
+    pensioner = ~child & (pension_at <= year_end)
+    working = ~child & ~pensioner
+    cat_idx = np.full(n, 0, dtype=np.int8)  # state_paid
+    draw = rng.choice(len(CATEGORIES), size=n, p=plan.category_probs)
+    cat_idx[working] = draw[working]
+
+    # state subcategories for working-age state-paid persons
+    state_w = working & (cat_idx == 0)
+    age_years = age_days / 365.2425
+    subs = profile.state_subcategories
+    weights = np.zeros((n, len(subs)))
+    for j, (name, sub) in enumerate(subs.items()):
+        ok = (age_years >= sub.min_age) & (age_years <= sub.max_age)
+        if sub.sex == "M":
+            ok &= male
+        elif sub.sex == "F":
+            ok &= ~male
+        if name == "other_exempt":
+            ok[:] = True
+        weights[:, j] = np.where(ok, float(sub.weight), 0.0)
+    cum = np.cumsum(weights, axis=1)
+    u = rng.random(n) * cum[:, -1]
+    sub_idx = (cum < u[:, None]).sum(axis=1)
+    state_cat = np.where(child, "child", np.where(pensioner, "pensioner", ""))
+    sub_names = np.array(plan.sub_names)
+    state_cat = np.where(state_w, sub_names[np.minimum(sub_idx, len(sub_names) - 1)], state_cat)
+    state_person = child | pensioner | state_w
+
+    # validity of the state category
+    valid_from = np.where(
+        child, birth, np.where(pensioner, np.maximum(pension_at, ref), ref)
+    ).astype("datetime64[D]")
+    valid_to = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    valid_to = np.where(child, adult_at - 1, valid_to)
+    starts = _month_starts(year)
+    for name, sub in subs.items():
+        if sub.temporary_months is None:
+            continue
+        rows = state_w & (state_cat == name)
+        k = rng.integers(sub.temporary_months[0], sub.temporary_months[1] + 1, size=n)
+        first = rng.integers(0, 12, size=n)
+        end_month = (np.datetime64(f"{year}-01", "M") + first + k).astype("datetime64[D]") - 1
+        valid_from = np.where(rows, starts[first], valid_from)
+        valid_to = np.where(rows, end_month, valid_to)
+    childcare = state_w & (state_cat == "childcare_leave")
+    valid_to = np.where(childcare, ref + rng.integers(30, 3 * 365, size=n), valid_to)
+
+    # ---- deaths during the year
+    mortality = np.array([float(x) for x in profile.annual_mortality_by_band])[band]
+    dies = rng.random(n) < mortality
+    death_date = np.where(dies, ref + rng.integers(0, 365, size=n), np.datetime64("NaT"))
+    death_month = np.where(dies, death_date.astype("datetime64[M]").astype(np.int64) % 12, 99)
+
+    # ---- attachment to primary care
+    provider = np.zeros(n, dtype=np.int32)
+    for r in range(len(plan.region_codes)):
+        rows = np.nonzero(region == r)[0]
+        choices = plan.phc_by_region[r]
+        provider[rows] = choices[rng.integers(0, len(choices), size=rows.size)]
+
+    # ---- employment: employees and working state-paid persons
+    employee = cat_idx == 1
+    eligible_worker = (pensioner & (age_years < 70)) | (
+        state_w & np.isin(state_cat, ["student", "disabled", "other_exempt", "large_family_mother"])
+    )
+    share = profile.working_state_paid * options.scale * n / max(options.population, 1)
+    p_work = min(1.0, share / max(int(eligible_worker.sum()), 1))
+    works = employee | (eligible_worker & (rng.random(n) < p_work))
+    employer = np.full(n, -1, dtype=np.int64)
+    for r in range(len(plan.region_codes)):
+        rows = np.nonzero(works & (region == r))[0]
+        if rows.size == 0:
+            continue
+        pick = np.searchsorted(plan.employer_cumw[r], rng.random(rows.size))
+        pick = np.minimum(pick, len(plan.employer_cumw[r]) - 1)
+        employer[rows] = plan.employer_start[r] + pick
+    salary = np.exp(plan.salary_mu + float(profile.salary_sigma) * rng.standard_normal(n))
+    salary *= plan.wage_index[region]
+    min_wage = plan.monthly.min_wage_tiyn.max()
+    salary_tiyn = np.maximum((salary * 100).astype(np.int64), min_wage)
+    civil = cat_idx == 3
+    civil_income = (
+        float(profile.civil_law_income_median) * np.exp(0.5 * rng.standard_normal(n)) * 100
+    ).astype(np.int64)
+    income_tiyn = np.where(works, salary_tiyn, np.where(civil, civil_income, 0))
+
+    # ---- months paid
+    alive = np.arange(12)[None, :] <= death_month[:, None]
+    emp_mask = _draw_months(rng, n, profile.months_paid_employee, plan) & works[:, None] & alive
+    other_mask = _draw_months(rng, n, profile.months_paid_other_payers, plan) & alive
+    month_first = starts
+    month_last = np.array(
+        [np.datetime64(str(Month(year, m).last_day)) for m in range(1, 13)], dtype="datetime64[D]"
+    )
+    vt = np.where(np.isnat(valid_to), np.datetime64("9999-12-31"), valid_to)
+    state_mask = (
+        state_person[:, None]
+        & (valid_from[:, None] <= month_last[None, :])
+        & (vt[:, None] >= month_first[None, :])
+        & alive
+    )
+
+    # ---- payments
+    pieces: list[dict[str, Any]] = []
+    monthly = plan.monthly
+    iin_payer = iin
+
+    def add(
+        kind: str,
+        person: np.ndarray,
+        month: np.ndarray,
+        amount: np.ndarray,
+        pay_date: np.ndarray,
+        payer: pa.Array,
+    ) -> None:
+        pieces.append(
+            {
+                "kind": kind,
+                "person": person,
+                "month": month,
+                "amount": amount,
+                "date": pay_date,
+                "payer": payer,
+            }
+        )
+
+    person, month = np.nonzero(emp_mask)
+    dates = _pay_dates(rng, month, plan)
+    payer = plan.employer_bins.take(pa.array(employer[person]))
+    base = np.minimum(income_tiyn[person], monthly.employer_cap_tiyn[month])
+    add(
+        "employer_deduction",
+        person,
+        month,
+        _apply(base, monthly.employer_rate[:, month]),
+        dates,
+        payer,
+    )
+    base = np.minimum(income_tiyn[person], monthly.employee_cap_tiyn[month])
+    add(
+        "employee_contribution",
+        person,
+        month,
+        _apply(base, monthly.employee_rate[:, month]),
+        dates,
+        payer,
+    )
+
+    for cat, kind in (
+        (2, "individual_entrepreneur"),
+        (3, "civil_law_contract"),
+        (4, "single_payment"),
+        (5, "self_payer"),
+    ):
+        mask = other_mask & (cat_idx == cat)[:, None]
+        prepay_from = np.full(n, 99)
+        if kind == "self_payer":
+            rule_day = np.datetime64("2022-09-05")
+            prepays = (
+                (cat_idx == 5) & (rng.random(n) < float(profile.prepaying_self_payer_share)) & ~dies
+            )
+            pay_day = rule_day + rng.integers(0, (year_end - rule_day).astype(int) + 1, size=n)
+            prepay_from = np.where(prepays, pay_day.astype("datetime64[M]").astype(int) % 12, 99)
+            mask &= np.arange(12)[None, :] < prepay_from[:, None]
+        person, month = np.nonzero(mask)
+        if kind == "individual_entrepreneur":
+            amount = monthly.ie_amount_tiyn[month]
+        elif kind == "civil_law_contract":
+            amount = _apply(income_tiyn[person], monthly.civil_rate[:, month])
+        elif kind == "single_payment":
+            amount = np.where(
+                rural[person], monthly.single_rural_tiyn[month], monthly.single_urban_tiyn[month]
+            )
+        else:
+            amount = monthly.self_amount_tiyn[month]
+        if kind == "civil_law_contract":
+            customer = rng.integers(0, len(plan.employer_bins), size=person.size)
+            payer = plan.employer_bins.take(pa.array(customer))
+        else:
+            payer = iin_payer.take(pa.array(person))
+        add(kind, person, month, amount, _pay_dates(rng, month, plan), payer)
+        if kind == "self_payer":
+            who = np.nonzero(prepay_from < 12)[0]
+            months_ahead = 12
+            person = np.repeat(who, months_ahead)
+            offset = np.tile(np.arange(months_ahead), who.size)
+            month = prepay_from[person] + offset  # may run past December into the next year
+            amount = np.full(person.size, monthly.self_amount_tiyn[prepay_from[person]])
+            add(kind, person, month, amount, pay_day[person], iin_payer.take(pa.array(person)))
+
+    person, month = np.nonzero(state_mask)
+    state_amount = _tiyn(profile.state_amount_per_person_month)
+    state_dates = starts[month] + 24
+    add(
+        "state_contribution",
+        person,
+        month,
+        np.full(person.size, state_amount),
+        state_dates,
+        pa.array(np.full(person.size, plan.state_payer_bin)),
+    )
+
+    # ---- write persons
+    out = plan.staging
+    cat_names = np.array(CATEGORIES)
+    persons = pa.table(
+        {
+            "iin": iin,
+            "sex": pa.array(np.where(male, "M", "F")),
+            "birth_date": pa.array(birth),
+            "region": pa.array(np.array(plan.region_codes)[region]),
+            "urban": pa.array(~rural),
+            "attached_provider_id": pa.array(provider),
+            "category": pa.array(cat_names[cat_idx]),
+            "employer_bin": pc.if_else(
+                pa.array(employer >= 0),
+                plan.employer_bins.take(pa.array(np.maximum(employer, 0))),
+                pa.scalar(None, pa.string()),
+            ),
+            "monthly_income": pc.if_else(
+                pa.array(income_tiyn > 0),
+                decimal_array(income_tiyn),
+                pa.scalar(None, pa.decimal128(18, 2)),
+            ),
+            "deceased": pa.array(dies),
+            "death_date": pa.array(death_date.astype("datetime64[D]")),
+        }
+    )
+    pq.write_table(persons, out / "persons" / f"part-{index:05d}.parquet", compression="zstd")
+
+    srows = np.nonzero(state_person)[0]
+    state_table = pa.table(
+        {
+            "iin": iin.take(pa.array(srows)),
+            "category": pa.array(state_cat[srows]),
+            "valid_from": pa.array(valid_from[srows]),
+            "valid_to": pa.array(valid_to[srows]),
+        }
+    )
+    pq.write_table(
+        state_table, out / "state_categories" / f"part-{index:05d}.parquet", compression="zstd"
+    )
+
+    # ---- write payments
+    total = sum(p["person"].size for p in pieces)
+    seq = np.arange(total, dtype=np.int64)
+    ref_digits = np.concatenate(
+        [
+            np.tile(np.array([year // 10 % 10, year % 10], dtype=np.uint8), (total, 1)),
+            np.repeat(
+                np.array(
+                    [[index // 1000 % 10, index // 100 % 10, index // 10 % 10, index % 10]],
+                    dtype=np.uint8,
+                ),
+                total,
+                axis=0,
+            ),
+            np.stack([(seq // 10**p) % 10 for p in range(9, -1, -1)], axis=1).astype(np.uint8),
+        ],
+        axis=1,
+    )
+    references = digits_to_strings(ref_digits, prefix=b"P")
+    month_base = np.datetime64(f"{year}-01", "M")
+    writer = pq.ParquetWriter(
+        out / "payments" / f"part-{index:05d}.parquet",
+        PAYMENTS_SCHEMA,
+        compression="zstd",
+        compression_level=1,
+        use_dictionary=["payer_id", "payment_type"],
+    )
+    counts = {"persons": n, "state_categories": int(srows.size), "deceased": int(dies.sum())}
+    at = 0
+    with writer:
+        for p in pieces:
+            size = p["person"].size
+            if size == 0:
+                continue
+            periods = (month_base + p["month"]).astype("datetime64[D]")
+            table = pa.table(
+                {
+                    "reference": references.slice(at, size),
+                    "payer_id": p["payer"],
+                    "person_iin": iin.take(pa.array(p["person"])),
+                    "payment_type": pa.array(np.full(size, p["kind"])),
+                    "period": pa.array(periods),
+                    "amount": decimal_array(p["amount"]),
+                    "payment_date": pa.array(p["date"].astype("datetime64[D]")),
+                },
+                schema=PAYMENTS_SCHEMA,
+            )
+            writer.write_table(table, row_group_size=1_000_000)
+            counts[f"payments.{p['kind']}"] = counts.get(f"payments.{p['kind']}", 0) + size
+            at += size
+    counts["payments"] = at
+    return counts
+
+
+# --------------------------------------------------------------------------------------------
+# The whole run
+
+
+def _prepare_staging(out: Path) -> Path:
+    out = out.resolve()
+    if out.exists() and not out.is_dir():
+        raise StoreError("exists and is not a folder", where=f"output {out}")
+    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").exists():
+        raise StoreError(
+            "is not empty and holds no synthetic country: refusing to replace it",
+            where=f"output {out}",
+        )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = out.parent / f".{out.name}.staging-{uuid.uuid4().hex[:8]}"
+        for sub in ("persons", "state_categories", "payments"):
+            (staging / sub).mkdir(parents=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot write: {exc.strerror or exc}", where=f"output folder {out.parent}"
+        ) from exc
+    return staging
+
+
+def _employers_table(staging: Path, employers: pa.Table) -> pa.Table:
+    """Employers with the headcount and monthly payroll of the persons drawn to them."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("employers", employers)
+    persons = str(staging / "persons" / "*.parquet")
+    return con.sql(
+        f"""
+        SELECT e.bin, e.region,
+               coalesce(p.headcount, 0)::INTEGER AS headcount,
+               coalesce(p.payroll, 0)::DECIMAL(18, 2) AS monthly_payroll
+        FROM employers e
+        LEFT JOIN (
+            SELECT employer_bin, count(*) AS headcount, sum(monthly_income) AS payroll
+            FROM read_parquet('{persons}') WHERE employer_bin IS NOT NULL
+            GROUP BY employer_bin
+        ) p ON p.employer_bin = e.bin
+        ORDER BY e.bin
+        """
+    ).to_arrow_table()
+
+
+def generate(
+    options: SynthOptions,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> SynthResult:
+    """Build the synthetic country into ``options.out``; report progress as (done, total) chunks."""
+    global _PLAN
+    started = time.perf_counter()
+    rules = load_rules()
+    profile = load_profile()
+    staging = _prepare_staging(options.out)
+    try:
+        plan, providers, employers = make_plan(options, rules, profile)
+        pq.write_table(providers, staging / "providers.parquet")
+        plan.staging = staging
+        _PLAN = plan
+        counts: dict[str, int] = {}
+        done = 0
+        if on_chunk:
+            on_chunk(0, plan.n_chunks)
+        workers = max(1, min(options.workers, plan.n_chunks, os.cpu_count() or 1))
+        if workers == 1:
+            results = map(_chunk, range(plan.n_chunks))
+            for result in results:
+                done += 1
+                for k, v in result.items():
+                    counts[k] = counts.get(k, 0) + v
+                if on_chunk:
+                    on_chunk(done, plan.n_chunks)
+        else:
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+                for result in pool.map(_chunk, range(plan.n_chunks)):
+                    done += 1
+                    for k, v in result.items():
+                        counts[k] = counts.get(k, 0) + v
+                    if on_chunk:
+                        on_chunk(done, plan.n_chunks)
+        employer_table = _employers_table(staging, employers)
+        pq.write_table(employer_table, staging / "employers.parquet")
+        counts["employers"] = employer_table.num_rows
+        counts["providers"] = providers.num_rows
+        manifest = {
+            "kind": "saqta synthetic Kazakhstan",
+            "seed": options.seed,
+            "scale": options.scale,
+            "year": profile.year,
+            "population": options.population,
+            "chunks": plan.n_chunks,
+            "chunk_size": options.chunk_size,
+            "state_payer_bin": plan.state_payer_bin,
+            "rules_version": rules.version,
+            "code_version": __version__,
+            "counts": counts,
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        out = options.out.resolve()
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        _PLAN = None
+    return SynthResult(
+        out=out, counts=counts, seconds=time.perf_counter() - started, manifest=manifest
+    )

@@ -1,0 +1,110 @@
+"""The command line as a user types it: exit codes and one clear line per problem."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def saqta(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "saqta", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_iin_check_valid():
+    result = saqta("iin", "check", "900101300017")
+    assert result.returncode == 0
+    assert "born 1990-01-01, male" in result.stdout
+
+
+def test_iin_check_invalid_says_why_without_traceback():
+    result = saqta("iin", "check", "900101300010")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error IIN '900101300010': check digit is 0, expected 7"
+
+
+def test_calendar_answers():
+    assert saqta("calendar", "working-day", "2022-03-05").stdout.strip() == "yes"
+    assert saqta("calendar", "working-day", "2022-03-07").stdout.strip() == "no"
+    assert (
+        saqta("calendar", "deadline", "--month", "2022-05", "--working-day", "6").stdout.strip()
+        == "2022-06-08"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("calendar", "working-day", "2031-01-01"), "out of range"),
+        (("calendar", "working-day", "yesterday"), "expected an ISO date"),
+        (("calendar", "deadline", "--month", "2022-13", "--working-day", "6"), "2022-13"),
+        (("rules", "show", "economy.mrpp", "--on", "2022-01-01"), "unknown rule"),
+        (("rules", "show", "economy.mrp", "--on", "2016-01-01"), "no value in force"),
+        (("synth", "--scale", "5"), "must be between 0.001 and 1.0"),
+    ],
+)
+def test_bad_input_is_one_clear_line(args, message):
+    result = saqta(*args)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_rules_show_prints_value_and_source():
+    result = saqta(
+        "rules", "show", "mshi.contributions.employer_deduction_rate", "--on", "2022-05-01"
+    )
+    assert result.returncode == 0
+    assert "0.03 ratio" in result.stdout
+    assert "Fund annual report 2022" in result.stdout
+
+
+def test_rules_show_marks_unverified_values():
+    result = saqta(
+        "rules", "show", "mshi.contributions.state_contribution_rate", "--on", "2022-05-01"
+    )
+    assert "not given by the source" in result.stdout and "unverified" in result.stdout
+
+
+def test_rules_check_passes_on_shipped_rules_and_names_problems_in_a_broken_folder(tmp_path):
+    assert saqta("rules", "check").returncode == 0
+    (tmp_path / "bad.yaml").write_text(
+        "kind: parameters\nnamespace: t\ndescription: x\nparameters:\n  r:\n    description: r\n"
+        "    type: decimal\n    values:\n"
+        "      - {from: 2022-01-01, value: x, source: law, extra: 1}\n",
+        encoding="utf-8",
+    )
+    result = saqta("rules", "check", "--dir", str(tmp_path))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "bad.yaml: parameters.r.values[0].extra: unknown key" in lines[0]
+
+
+def test_synth_into_an_unwritable_folder_is_refused(tmp_path):
+    (tmp_path / "file").write_text("x")
+    result = saqta("synth", "--out", str(tmp_path / "file" / "out"))
+    assert result.returncode == 1
+    assert "cannot write" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_demo_runs_end_to_end_and_twice_without_doubling(tmp_path):
+    first = saqta("demo", "--out", str(tmp_path / "demo"))
+    assert first.returncode == 0, first.stderr
+    assert "59 of 59 figures pass" in first.stdout
+    assert "237,592 payment rows in the lake" in first.stdout
+    second = saqta("demo", "--out", str(tmp_path / "demo"))
+    assert "237,592 payment rows in the lake" in second.stdout
+
+
+def test_demo_refuses_a_folder_it_does_not_own(tmp_path):
+    (tmp_path / "mine.txt").write_text("keep")
+    result = saqta("demo", "--out", str(tmp_path))
+    assert result.returncode == 1 and "not a previous demo" in result.stderr
+    assert (tmp_path / "mine.txt").exists()
