@@ -37,7 +37,13 @@ from saqta.core.errors import InputError, StoreError
 from saqta.core.periods import Month
 from saqta.core.reference import regions
 from saqta.core.rules import RuleSet, load_rules
-from saqta.synth.ids import bin_digits, decimal_array, digits_to_strings, iin_digits
+from saqta.synth.ids import (
+    bin_digits,
+    decimal_array,
+    digits_to_strings,
+    iin_digits,
+    number_digits,
+)
 from saqta.synth.profile import Profile, load_profile, published_dir
 
 FULL_POPULATION = 19_741_283
@@ -140,6 +146,8 @@ class MonthlyRules:
     single_urban_tiyn: np.ndarray
     single_rural_tiyn: np.ndarray
     due_day: int
+    prepayment_from: dt.date
+    prepayment_months: int
 
     @classmethod
     def resolve(cls, rules: RuleSet, year: int) -> MonthlyRules:
@@ -157,6 +165,7 @@ class MonthlyRules:
 
         mw = "economy.minimum_wage"
         mrp = "economy.mrp"
+        prepay = rules.lookup(c + "self_payer_prepayment_months", months[-1].replace(day=31))
         return cls(
             employer_rate=ratios(c + "employer_deduction_rate"),
             employee_rate=ratios(c + "employee_contribution_rate"),
@@ -191,6 +200,8 @@ class MonthlyRules:
                 )
             ),
             due_day=int(rules.value(c + "payment_due_day", months[0])),
+            prepayment_from=prepay.from_,
+            prepayment_months=int(prepay.value),
         )
 
 
@@ -465,27 +476,67 @@ def _pay_dates(rng: np.random.Generator, month_idx: np.ndarray, plan: Plan) -> n
     return np.asarray(np.where(on_time, due - early, due + np.minimum(late, 400)))
 
 
-def _chunk(index: int) -> dict[str, int]:
-    plan = _PLAN
-    assert plan is not None
-    profile = plan.profile
-    options = plan.options
-    lo, hi = plan.chunk_bounds[index]
-    n = hi - lo
-    rng = np.random.default_rng([options.seed, index, 0x5A])
-    year = profile.year
-    ref = np.datetime64(profile.reference_date.isoformat(), "D")
-    year_end = np.datetime64(f"{year}-12-31", "D")
+@dataclass
+class _People:
+    """One chunk of persons: who they are, as parallel arrays."""
 
-    # ---- who: age, sex, region, residence
+    n: int
+    band: np.ndarray
+    age_years: np.ndarray
+    birth: np.ndarray
+    male: np.ndarray
+    region: np.ndarray
+    rural: np.ndarray
+    iin: pa.StringArray
+
+
+@dataclass
+class _Status:
+    """Table 2 category, state category and its validity, death."""
+
+    category: np.ndarray  # index into CATEGORIES
+    state_category: np.ndarray  # "" when not state-paid
+    state_person: np.ndarray
+    pensioner: np.ndarray
+    working_age_state: np.ndarray
+    valid_from: np.ndarray
+    valid_to: np.ndarray  # NaT = open
+    dies: np.ndarray
+    death_date: np.ndarray
+    death_month: np.ndarray  # 0-11, 99 = alive all year
+
+
+@dataclass
+class _Work:
+    employer: np.ndarray  # employer index, -1 = none
+    income_tiyn: np.ndarray
+    provider: np.ndarray
+
+
+@dataclass
+class _Piece:
+    kind: str
+    person: np.ndarray
+    month: np.ndarray  # 0 = January of the year; may pass December for prepayments
+    amount: np.ndarray  # tiyn
+    date: np.ndarray
+    payer: pa.Array
+
+
+def _draw_people(plan: Plan, index: int, n: int, rng: np.random.Generator) -> _People:
+    """Age from the pyramid, sex, region, residence, and a unique valid IIN.
+
+    IIN serial slots are interleaved across chunks (slot = chunk + chunks × rank within the birth
+    day and sex), so chunks drawn apart never collide.
+    """
+    profile = plan.profile
+    ref = np.datetime64(profile.reference_date.isoformat(), "D")
     band = rng.choice(len(plan.band_probs), size=n, p=plan.band_probs)
     age_days = ((band * 5 + rng.random(n) * 5) * 365.2425).astype(np.int64)
     birth = ref - age_days.astype("timedelta64[D]") - 1
     male = rng.random(n) < float(profile.male_share)
     region = rng.choice(len(plan.region_codes), size=n, p=plan.region_weights)
     rural = rng.random(n) < plan.rural_share[region]
-
-    # ---- IINs: serial slots interleaved across chunks keep numbers unique country-wide
     b_year = birth.astype("datetime64[Y]").astype(np.int64) + 1970
     b_month = birth.astype("datetime64[M]").astype(np.int64) % 12 + 1
     b_day = (birth - birth.astype("datetime64[M]")).astype(np.int64) + 1
@@ -496,50 +547,55 @@ def _chunk(index: int) -> dict[str, int]:
     rank[order] = np.arange(n) - np.searchsorted(sk, sk, side="left")
     slot = index + plan.n_chunks * rank
     iin = digits_to_strings(iin_digits(b_year, b_month, b_day, male, slot))
+    return _People(n, band, age_days / 365.2425, birth, male, region, rural, iin)
 
-    # ---- age-based state categories, then the working-age draw
-    def reach(age_years: float | np.ndarray) -> np.ndarray:
-        return np.asarray(birth + (np.asarray(age_years) * 365.2425).astype("timedelta64[D]"))
+
+def _draw_status(plan: Plan, p: _People, rng: np.random.Generator) -> _Status:
+    """Children and pensioners are state-paid by age; working-age persons draw their Table 2
+    category, and the state-paid among them a preferential category with its validity."""
+    profile = plan.profile
+    n = p.n
+    year = profile.year
+    ref = np.datetime64(profile.reference_date.isoformat(), "D")
+    year_end = np.datetime64(f"{year}-12-31", "D")
+
+    def reach(age_years: float) -> np.ndarray:
+        return np.asarray(p.birth + np.timedelta64(int(age_years * 365.2425), "D"))
 
     pension_at = np.where(
-        male, reach(float(profile.pension_age.male)), reach(float(profile.pension_age.female))
+        p.male, reach(float(profile.pension_age.male)), reach(float(profile.pension_age.female))
     )
     adult_at = reach(profile.child_until_age)
     child = adult_at > ref
     pensioner = ~child & (pension_at <= year_end)
     working = ~child & ~pensioner
-    cat_idx = np.full(n, 0, dtype=np.int8)  # state_paid
+    category = np.full(n, 0, dtype=np.int8)  # state_paid
     draw = rng.choice(len(CATEGORIES), size=n, p=plan.category_probs)
-    cat_idx[working] = draw[working]
+    category[working] = draw[working]
 
-    # state subcategories for working-age state-paid persons
-    state_w = working & (cat_idx == 0)
-    age_years = age_days / 365.2425
+    state_w = working & (category == 0)
     subs = profile.state_subcategories
     weights = np.zeros((n, len(subs)))
     for j, (name, sub) in enumerate(subs.items()):
-        ok = (age_years >= sub.min_age) & (age_years <= sub.max_age)
+        ok = (p.age_years >= sub.min_age) & (p.age_years <= sub.max_age)
         if sub.sex == "M":
-            ok &= male
+            ok &= p.male
         elif sub.sex == "F":
-            ok &= ~male
+            ok &= ~p.male
         if name == "other_exempt":
             ok[:] = True
         weights[:, j] = np.where(ok, float(sub.weight), 0.0)
     cum = np.cumsum(weights, axis=1)
     u = rng.random(n) * cum[:, -1]
     sub_idx = (cum < u[:, None]).sum(axis=1)
-    state_cat = np.where(child, "child", np.where(pensioner, "pensioner", ""))
     sub_names = np.array(plan.sub_names)
+    state_cat = np.where(child, "child", np.where(pensioner, "pensioner", ""))
     state_cat = np.where(state_w, sub_names[np.minimum(sub_idx, len(sub_names) - 1)], state_cat)
-    state_person = child | pensioner | state_w
 
-    # validity of the state category
     valid_from = np.where(
-        child, birth, np.where(pensioner, np.maximum(pension_at, ref), ref)
+        child, p.birth, np.where(pensioner, np.maximum(pension_at, ref), ref)
     ).astype("datetime64[D]")
-    valid_to = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
-    valid_to = np.where(child, adult_at - 1, valid_to)
+    valid_to = np.where(child, adult_at - 1, np.datetime64("NaT")).astype("datetime64[D]")
     starts = _month_starts(year)
     for name, sub in subs.items():
         if sub.temporary_months is None:
@@ -553,106 +609,97 @@ def _chunk(index: int) -> dict[str, int]:
     childcare = state_w & (state_cat == "childcare_leave")
     valid_to = np.where(childcare, ref + rng.integers(30, 3 * 365, size=n), valid_to)
 
-    # ---- deaths during the year
-    mortality = np.array([float(x) for x in profile.annual_mortality_by_band])[band]
+    mortality = np.array([float(x) for x in profile.annual_mortality_by_band])[p.band]
     dies = rng.random(n) < mortality
     death_date = np.where(dies, ref + rng.integers(0, 365, size=n), np.datetime64("NaT"))
     death_month = np.where(dies, death_date.astype("datetime64[M]").astype(np.int64) % 12, 99)
+    return _Status(
+        category=category,
+        state_category=state_cat,
+        state_person=child | pensioner | state_w,
+        pensioner=pensioner,
+        working_age_state=state_w,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        dies=dies,
+        death_date=death_date.astype("datetime64[D]"),
+        death_month=death_month,
+    )
 
-    # ---- attachment to primary care
+
+def _draw_work(plan: Plan, p: _People, s: _Status, rng: np.random.Generator) -> _Work:
+    """Primary-care attachment in the region, employers for employees and some state-paid
+    persons (working pensioners, students, disabled), wages, and civil-law contract income."""
+    profile = plan.profile
+    options = plan.options
+    n = p.n
     provider = np.zeros(n, dtype=np.int32)
     for r in range(len(plan.region_codes)):
-        rows = np.nonzero(region == r)[0]
+        rows = np.nonzero(p.region == r)[0]
         choices = plan.phc_by_region[r]
         provider[rows] = choices[rng.integers(0, len(choices), size=rows.size)]
 
-    # ---- employment: employees and working state-paid persons
-    employee = cat_idx == 1
-    eligible_worker = (pensioner & (age_years < 70)) | (
-        state_w & np.isin(state_cat, ["student", "disabled", "other_exempt", "large_family_mother"])
+    eligible = (s.pensioner & (p.age_years < 70)) | (
+        s.working_age_state
+        & np.isin(s.state_category, ["student", "disabled", "other_exempt", "large_family_mother"])
     )
     share = profile.working_state_paid * options.scale * n / max(options.population, 1)
-    p_work = min(1.0, share / max(int(eligible_worker.sum()), 1))
-    works = employee | (eligible_worker & (rng.random(n) < p_work))
+    p_work = min(1.0, share / max(int(eligible.sum()), 1))
+    works = (s.category == 1) | (eligible & (rng.random(n) < p_work))
     employer = np.full(n, -1, dtype=np.int64)
     for r in range(len(plan.region_codes)):
-        rows = np.nonzero(works & (region == r))[0]
+        rows = np.nonzero(works & (p.region == r))[0]
         if rows.size == 0:
             continue
         pick = np.searchsorted(plan.employer_cumw[r], rng.random(rows.size))
         pick = np.minimum(pick, len(plan.employer_cumw[r]) - 1)
         employer[rows] = plan.employer_start[r] + pick
     salary = np.exp(plan.salary_mu + float(profile.salary_sigma) * rng.standard_normal(n))
-    salary *= plan.wage_index[region]
-    min_wage = plan.monthly.min_wage_tiyn.max()
-    salary_tiyn = np.maximum((salary * 100).astype(np.int64), min_wage)
-    civil = cat_idx == 3
+    salary *= plan.wage_index[p.region]
+    salary_tiyn = np.maximum((salary * 100).astype(np.int64), plan.monthly.min_wage_tiyn.max())
     civil_income = (
         float(profile.civil_law_income_median) * np.exp(0.5 * rng.standard_normal(n)) * 100
     ).astype(np.int64)
-    income_tiyn = np.where(works, salary_tiyn, np.where(civil, civil_income, 0))
+    income = np.where(works, salary_tiyn, np.where(s.category == 3, civil_income, 0))
+    return _Work(employer=employer, income_tiyn=income, provider=provider)
 
-    # ---- months paid
-    alive = np.arange(12)[None, :] <= death_month[:, None]
+
+def _draw_payments(
+    plan: Plan, p: _People, s: _Status, w: _Work, rng: np.random.Generator
+) -> list[_Piece]:
+    """Every payment of the year by type: paid months drawn from the published (employees) or
+    assumed (other payers) distributions, amounts by the rules of each month, and dates."""
+    profile = plan.profile
+    monthly = plan.monthly
+    n = p.n
+    year = profile.year
+    year_end = np.datetime64(f"{year}-12-31", "D")
+    starts = _month_starts(year)
+    alive = np.arange(12)[None, :] <= s.death_month[:, None]
+    works = w.employer >= 0
     emp_mask = _draw_months(rng, n, profile.months_paid_employee, plan) & works[:, None] & alive
     other_mask = _draw_months(rng, n, profile.months_paid_other_payers, plan) & alive
-    month_first = starts
     month_last = np.array(
         [np.datetime64(str(Month(year, m).last_day)) for m in range(1, 13)], dtype="datetime64[D]"
     )
-    vt = np.where(np.isnat(valid_to), np.datetime64("9999-12-31"), valid_to)
+    valid_to = np.where(np.isnat(s.valid_to), np.datetime64("9999-12-31"), s.valid_to)
     state_mask = (
-        state_person[:, None]
-        & (valid_from[:, None] <= month_last[None, :])
-        & (vt[:, None] >= month_first[None, :])
+        s.state_person[:, None]
+        & (s.valid_from[:, None] <= month_last[None, :])
+        & (valid_to[:, None] >= starts[None, :])
         & alive
     )
-
-    # ---- payments
-    pieces: list[dict[str, Any]] = []
-    monthly = plan.monthly
-    iin_payer = iin
-
-    def add(
-        kind: str,
-        person: np.ndarray,
-        month: np.ndarray,
-        amount: np.ndarray,
-        pay_date: np.ndarray,
-        payer: pa.Array,
-    ) -> None:
-        pieces.append(
-            {
-                "kind": kind,
-                "person": person,
-                "month": month,
-                "amount": amount,
-                "date": pay_date,
-                "payer": payer,
-            }
-        )
+    pieces: list[_Piece] = []
 
     person, month = np.nonzero(emp_mask)
     dates = _pay_dates(rng, month, plan)
-    payer = plan.employer_bins.take(pa.array(employer[person]))
-    base = np.minimum(income_tiyn[person], monthly.employer_cap_tiyn[month])
-    add(
-        "employer_deduction",
-        person,
-        month,
-        _apply(base, monthly.employer_rate[:, month]),
-        dates,
-        payer,
-    )
-    base = np.minimum(income_tiyn[person], monthly.employee_cap_tiyn[month])
-    add(
-        "employee_contribution",
-        person,
-        month,
-        _apply(base, monthly.employee_rate[:, month]),
-        dates,
-        payer,
-    )
+    payer = plan.employer_bins.take(pa.array(w.employer[person]))
+    for kind, cap, rate in (
+        ("employer_deduction", monthly.employer_cap_tiyn, monthly.employer_rate),
+        ("employee_contribution", monthly.employee_cap_tiyn, monthly.employee_rate),
+    ):
+        base = np.minimum(w.income_tiyn[person], cap[month])
+        pieces.append(_Piece(kind, person, month, _apply(base, rate[:, month]), dates, payer))
 
     for cat, kind in (
         (2, "individual_entrepreneur"),
@@ -660,12 +707,14 @@ def _chunk(index: int) -> dict[str, int]:
         (4, "single_payment"),
         (5, "self_payer"),
     ):
-        mask = other_mask & (cat_idx == cat)[:, None]
+        mask = other_mask & (s.category == cat)[:, None]
         prepay_from = np.full(n, 99)
         if kind == "self_payer":
-            rule_day = np.datetime64("2022-09-05")
+            rule_day = np.datetime64(monthly.prepayment_from.isoformat(), "D")
             prepays = (
-                (cat_idx == 5) & (rng.random(n) < float(profile.prepaying_self_payer_share)) & ~dies
+                (s.category == 5)
+                & (rng.random(n) < float(profile.prepaying_self_payer_share))
+                & ~s.dies
             )
             pay_day = rule_day + rng.integers(0, (year_end - rule_day).astype(int) + 1, size=n)
             prepay_from = np.where(prepays, pay_day.astype("datetime64[M]").astype(int) % 12, 99)
@@ -674,10 +723,10 @@ def _chunk(index: int) -> dict[str, int]:
         if kind == "individual_entrepreneur":
             amount = monthly.ie_amount_tiyn[month]
         elif kind == "civil_law_contract":
-            amount = _apply(income_tiyn[person], monthly.civil_rate[:, month])
+            amount = _apply(w.income_tiyn[person], monthly.civil_rate[:, month])
         elif kind == "single_payment":
             amount = np.where(
-                rural[person], monthly.single_rural_tiyn[month], monthly.single_urban_tiyn[month]
+                p.rural[person], monthly.single_rural_tiyn[month], monthly.single_urban_tiyn[month]
             )
         else:
             amount = monthly.self_amount_tiyn[month]
@@ -685,122 +734,130 @@ def _chunk(index: int) -> dict[str, int]:
             customer = rng.integers(0, len(plan.employer_bins), size=person.size)
             payer = plan.employer_bins.take(pa.array(customer))
         else:
-            payer = iin_payer.take(pa.array(person))
-        add(kind, person, month, amount, _pay_dates(rng, month, plan), payer)
+            payer = p.iin.take(pa.array(person))
+        pieces.append(_Piece(kind, person, month, amount, _pay_dates(rng, month, plan), payer))
         if kind == "self_payer":
+            # a prepayment covers the month paid in and the following ones, into the next year,
+            # at the amount in force on the day of payment
             who = np.nonzero(prepay_from < 12)[0]
-            months_ahead = 12
-            person = np.repeat(who, months_ahead)
-            offset = np.tile(np.arange(months_ahead), who.size)
-            month = prepay_from[person] + offset  # may run past December into the next year
-            amount = np.full(person.size, monthly.self_amount_tiyn[prepay_from[person]])
-            add(kind, person, month, amount, pay_day[person], iin_payer.take(pa.array(person)))
+            ahead = monthly.prepayment_months
+            person = np.repeat(who, ahead)
+            month = prepay_from[person] + np.tile(np.arange(ahead), who.size)
+            amount = monthly.self_amount_tiyn[prepay_from[person]]
+            payer = p.iin.take(pa.array(person))
+            pieces.append(_Piece(kind, person, month, amount, pay_day[person], payer))
 
     person, month = np.nonzero(state_mask)
-    state_amount = _tiyn(profile.state_amount_per_person_month)
-    state_dates = starts[month] + 24
-    add(
-        "state_contribution",
-        person,
-        month,
-        np.full(person.size, state_amount),
-        state_dates,
-        pa.array(np.full(person.size, plan.state_payer_bin)),
+    pieces.append(
+        _Piece(
+            "state_contribution",
+            person,
+            month,
+            np.full(person.size, _tiyn(profile.state_amount_per_person_month)),
+            starts[month] + 24,
+            pa.array(np.full(person.size, plan.state_payer_bin)),
+        )
     )
+    return pieces
 
-    # ---- write persons
+
+def _write_chunk(
+    plan: Plan, index: int, p: _People, s: _Status, w: _Work, pieces: list[_Piece]
+) -> dict[str, int]:
     out = plan.staging
-    cat_names = np.array(CATEGORIES)
     persons = pa.table(
         {
-            "iin": iin,
-            "sex": pa.array(np.where(male, "M", "F")),
-            "birth_date": pa.array(birth),
-            "region": pa.array(np.array(plan.region_codes)[region]),
-            "urban": pa.array(~rural),
-            "attached_provider_id": pa.array(provider),
-            "category": pa.array(cat_names[cat_idx]),
+            "iin": p.iin,
+            "sex": pa.array(np.where(p.male, "M", "F")),
+            "birth_date": pa.array(p.birth),
+            "region": pa.array(np.array(plan.region_codes)[p.region]),
+            "urban": pa.array(~p.rural),
+            "attached_provider_id": pa.array(w.provider),
+            "category": pa.array(np.array(CATEGORIES)[s.category]),
             "employer_bin": pc.if_else(
-                pa.array(employer >= 0),
-                plan.employer_bins.take(pa.array(np.maximum(employer, 0))),
+                pa.array(w.employer >= 0),
+                plan.employer_bins.take(pa.array(np.maximum(w.employer, 0))),
                 pa.scalar(None, pa.string()),
             ),
             "monthly_income": pc.if_else(
-                pa.array(income_tiyn > 0),
-                decimal_array(income_tiyn),
+                pa.array(w.income_tiyn > 0),
+                decimal_array(w.income_tiyn),
                 pa.scalar(None, pa.decimal128(18, 2)),
             ),
-            "deceased": pa.array(dies),
-            "death_date": pa.array(death_date.astype("datetime64[D]")),
+            "deceased": pa.array(s.dies),
+            "death_date": pa.array(s.death_date),
         }
     )
     pq.write_table(persons, out / "persons" / f"part-{index:05d}.parquet", compression="zstd")
-
-    srows = np.nonzero(state_person)[0]
+    srows = np.nonzero(s.state_person)[0]
     state_table = pa.table(
         {
-            "iin": iin.take(pa.array(srows)),
-            "category": pa.array(state_cat[srows]),
-            "valid_from": pa.array(valid_from[srows]),
-            "valid_to": pa.array(valid_to[srows]),
+            "iin": p.iin.take(pa.array(srows)),
+            "category": pa.array(s.state_category[srows]),
+            "valid_from": pa.array(s.valid_from[srows]),
+            "valid_to": pa.array(s.valid_to[srows]),
         }
     )
     pq.write_table(
         state_table, out / "state_categories" / f"part-{index:05d}.parquet", compression="zstd"
     )
 
-    # ---- write payments
-    total = sum(p["person"].size for p in pieces)
-    seq = np.arange(total, dtype=np.int64)
+    # references: P + year (2 digits) + chunk (4) + row within the chunk (10): unique country-wide
+    year = plan.profile.year
+    total = sum(piece.person.size for piece in pieces)
     ref_digits = np.concatenate(
         [
-            np.tile(np.array([year // 10 % 10, year % 10], dtype=np.uint8), (total, 1)),
-            np.repeat(
-                np.array(
-                    [[index // 1000 % 10, index // 100 % 10, index // 10 % 10, index % 10]],
-                    dtype=np.uint8,
-                ),
-                total,
-                axis=0,
-            ),
-            np.stack([(seq // 10**p) % 10 for p in range(9, -1, -1)], axis=1).astype(np.uint8),
+            np.tile(number_digits(np.array([year % 100]), 2), (total, 1)),
+            np.tile(number_digits(np.array([index]), 4), (total, 1)),
+            number_digits(np.arange(total, dtype=np.int64), 10),
         ],
         axis=1,
     )
     references = digits_to_strings(ref_digits, prefix=b"P")
     month_base = np.datetime64(f"{year}-01", "M")
-    writer = pq.ParquetWriter(
+    counts = {"persons": p.n, "state_categories": int(srows.size), "deceased": int(s.dies.sum())}
+    at = 0
+    with pq.ParquetWriter(
         out / "payments" / f"part-{index:05d}.parquet",
         PAYMENTS_SCHEMA,
         compression="zstd",
         compression_level=1,
         use_dictionary=["payer_id", "payment_type"],
-    )
-    counts = {"persons": n, "state_categories": int(srows.size), "deceased": int(dies.sum())}
-    at = 0
-    with writer:
-        for p in pieces:
-            size = p["person"].size
+    ) as writer:
+        for piece in pieces:
+            size = piece.person.size
             if size == 0:
                 continue
-            periods = (month_base + p["month"]).astype("datetime64[D]")
             table = pa.table(
                 {
                     "reference": references.slice(at, size),
-                    "payer_id": p["payer"],
-                    "person_iin": iin.take(pa.array(p["person"])),
-                    "payment_type": pa.array(np.full(size, p["kind"])),
-                    "period": pa.array(periods),
-                    "amount": decimal_array(p["amount"]),
-                    "payment_date": pa.array(p["date"].astype("datetime64[D]")),
+                    "payer_id": piece.payer,
+                    "person_iin": p.iin.take(pa.array(piece.person)),
+                    "payment_type": pa.array(np.full(size, piece.kind)),
+                    "period": pa.array((month_base + piece.month).astype("datetime64[D]")),
+                    "amount": decimal_array(piece.amount),
+                    "payment_date": pa.array(piece.date.astype("datetime64[D]")),
                 },
                 schema=PAYMENTS_SCHEMA,
             )
             writer.write_table(table, row_group_size=1_000_000)
-            counts[f"payments.{p['kind']}"] = counts.get(f"payments.{p['kind']}", 0) + size
+            counts[f"payments.{piece.kind}"] = counts.get(f"payments.{piece.kind}", 0) + size
             at += size
     counts["payments"] = at
     return counts
+
+
+def _chunk(index: int) -> dict[str, int]:
+    """Draw and write one chunk of persons with their payments; return the row counts."""
+    plan = _PLAN
+    assert plan is not None
+    lo, hi = plan.chunk_bounds[index]
+    rng = np.random.default_rng([plan.options.seed, index, 0x5A])
+    people = _draw_people(plan, index, hi - lo, rng)
+    status = _draw_status(plan, people, rng)
+    work = _draw_work(plan, people, status, rng)
+    pieces = _draw_payments(plan, people, status, work, rng)
+    return _write_chunk(plan, index, people, status, work, pieces)
 
 
 # --------------------------------------------------------------------------------------------
