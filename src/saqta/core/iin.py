@@ -43,6 +43,16 @@ def check_digit(first_eleven: str) -> int | None:
     return None
 
 
+def _checksum_problem(value: str) -> str | None:
+    """Why the 12th digit of a 12-digit number is not its check digit, or ``None``."""
+    expected = check_digit(value[:11])
+    if expected is None:
+        return "the checksum gives 10 in both passes: such a number is never issued"
+    if expected != int(value[11]):
+        return f"check digit is {value[11]}, expected {expected}"
+    return None
+
+
 @dataclass(frozen=True)
 class IIN:
     """A valid IIN with what it encodes."""
@@ -70,12 +80,7 @@ def iin_problem(value: str) -> str | None:
         dt.date(year, int(value[2:4]), int(value[4:6]))
     except ValueError:
         return f"{value[0:6]} is not a valid birth date (YYMMDD, century {year // 100 + 1})"
-    expected = check_digit(value[:11])
-    if expected is None:
-        return "the checksum gives 10 in both passes: such a number is never issued"
-    if expected != int(value[11]):
-        return f"check digit is {value[11]}, expected {expected}"
-    return None
+    return _checksum_problem(value)
 
 
 def parse_iin(value: str) -> IIN:
@@ -114,9 +119,4 @@ def bin_problem(value: str) -> str | None:
         return "a BIN has digits only"
     if not 1 <= int(value[2:4]) <= 12:
         return f"digits 3-4 ({value[2:4]}) are not a registration month"
-    expected = check_digit(value[:11])
-    if expected is None:
-        return "the checksum gives 10 in both passes: such a number is never issued"
-    if expected != int(value[11]):
-        return f"check digit is {value[11]}, expected {expected}"
-    return None
+    return _checksum_problem(value)

@@ -47,6 +47,18 @@ def digits_to_strings(digits: np.ndarray, prefix: bytes = b"") -> pa.StringArray
     ).cast(pa.string())
 
 
+def _complete(digits: np.ndarray) -> np.ndarray:
+    """Fill in the check digit of numbers whose 11th digit is even; where that number would
+    never be issued, the odd neighbour (same first pass, different second pass) is used."""
+    check = check_digits(digits[:, :11])
+    bad = check < 0
+    if bad.any():
+        digits[bad, 10] += 1
+        check[bad] = check_digits(digits[bad, :11])
+    digits[:, 11] = check
+    return digits
+
+
 def iin_digits(
     year: np.ndarray, month: np.ndarray, day: np.ndarray, male: np.ndarray, slot: np.ndarray
 ) -> np.ndarray:
@@ -68,13 +80,7 @@ def iin_digits(
     digits[:, 4:6] = number_digits(day, 2)
     digits[:, 6] = century
     digits[:, 7:11] = number_digits(2 * slot, 4)
-    check = check_digits(digits[:, :11])
-    bad = check < 0
-    if bad.any():
-        digits[bad, 10] += 1
-        check[bad] = check_digits(digits[bad, :11])
-    digits[:, 11] = check
-    return digits
+    return _complete(digits)
 
 
 def bin_digits(reg_year: np.ndarray, reg_month: np.ndarray, serial: np.ndarray) -> np.ndarray:
@@ -92,13 +98,7 @@ def bin_digits(reg_year: np.ndarray, reg_month: np.ndarray, serial: np.ndarray) 
     digits[:, 4] = 4
     digits[:, 5] = 0
     digits[:, 6:11] = number_digits(2 * serial, 5)
-    check = check_digits(digits[:, :11])
-    bad = check < 0
-    if bad.any():
-        digits[bad, 10] += 1
-        check[bad] = check_digits(digits[bad, :11])
-    digits[:, 11] = check
-    return digits
+    return _complete(digits)
 
 
 def decimal_array(tiyn: np.ndarray, precision: int = 18, scale: int = 2) -> pa.Array:
