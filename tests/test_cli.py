@@ -33,6 +33,7 @@ def test_iin_check_invalid_says_why_without_traceback():
 def test_calendar_answers():
     assert saqta("calendar", "working-day", "2022-03-05").stdout.strip() == "yes"
     assert saqta("calendar", "working-day", "2022-03-07").stdout.strip() == "no"
+    assert saqta("calendar", "next-working-day", "2022-03-21").stdout.strip() == "2022-03-24"
     assert (
         saqta("calendar", "deadline", "--month", "2022-05", "--working-day", "6").stdout.strip()
         == "2022-06-08"
@@ -48,6 +49,7 @@ def test_calendar_answers():
         (("rules", "show", "economy.mrpp", "--on", "2022-01-01"), "unknown rule"),
         (("rules", "show", "economy.mrp", "--on", "2016-01-01"), "no value in force"),
         (("synth", "--scale", "5"), "must be between 0.001 and 1.0"),
+        (("synth", "--scale", "1", "--chunk-size", "5000"), "at most 100 chunks"),
     ],
 )
 def test_bad_input_is_one_clear_line(args, message):

@@ -53,6 +53,14 @@ def calendar_working_day(
     console.print(f"{answer} ({calendar.why(day)})" if why else answer, highlight=False)
 
 
+@calendar_app.command("next-working-day")
+@report_errors(exit_code=2)
+def calendar_next_working_day(date: str = typer.Argument(..., help="YYYY-MM-DD")) -> None:
+    """Print DATE when it is a working day, else the first working day after it (a deadline
+    that falls on a day off moves there)."""
+    console.print(kazakhstan_calendar().next_working_day(parse_date(date)).isoformat())
+
+
 @calendar_app.command("deadline")
 @report_errors(exit_code=2)
 def calendar_deadline(

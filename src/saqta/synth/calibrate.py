@@ -186,11 +186,12 @@ def calibrate(out: Path) -> list[Check]:
         "mshi.contributions.employer_deduction_rate", dt.date(int(manifest["year"]), 7, 1)
     )
     average = con.execute(
-        f"""SELECT avg(amount) FROM {payments}
+        f"""SELECT sum(amount), count(*) FROM {payments}
             WHERE payment_type = 'employer_deduction' AND year(period) = {manifest["year"]}"""
     ).fetchone()
     assert average is not None
-    average_deduction = Decimal(average[0]).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    mean = Decimal(average[0]) / Decimal(max(average[1], 1))  # exact: a DECIMAL sum, no float
+    average_deduction = mean.quantize(Decimal("0.1"), ROUND_HALF_UP)
     checks.append(
         _rel_check(
             "Section 2: average monthly deduction",
@@ -204,7 +205,7 @@ def calibrate(out: Path) -> list[Check]:
         _rel_check(
             "Section 2: average base of deductions",
             Decimal("182600"),
-            (Decimal(average[0]) / rate).quantize(Decimal(100), ROUND_HALF_UP),
+            (mean / rate).quantize(Decimal(100), ROUND_HALF_UP),
             Decimal("2"),
             "KZT",
         )

@@ -13,6 +13,7 @@ each month, rounded once to tiyn, carried as exact integers of tiyn and written 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -44,10 +45,14 @@ from saqta.synth.ids import (
     iin_digits,
     number_digits,
 )
-from saqta.synth.profile import Profile, load_profile, published_dir
+from saqta.synth.profile import Profile, load_profile, profile_path, published_dir
 
 FULL_POPULATION = 19_741_283
 DEFAULT_CHUNK = 500_000
+MAX_CHUNKS = 100
+"""IIN serial slots are shared out among chunks: 5,000 slots per birth day and sex, so a chunk
+may hold up to 5,000 / chunks persons born on the same day (about 16 expected at full scale with
+40 chunks)."""
 STATE_PAYER_NAME = "Republican budget (synthetic payer of state contributions)"
 
 PAYMENT_TYPES = (
@@ -95,6 +100,14 @@ class SynthOptions:
             raise InputError("must be between 0.001 and 1.0", where=f"scale {self.scale}")
         if self.seed < 0:
             raise InputError("must be 0 or more", where=f"seed {self.seed}")
+        if self.workers < 1:
+            raise InputError("must be 1 or more", where=f"workers {self.workers}")
+        if self.chunk_size < 1000 or -(-self.population // self.chunk_size) > MAX_CHUNKS:
+            raise InputError(
+                f"must be at least 1,000 and give at most {MAX_CHUNKS} chunks "
+                f"(at least {-(-self.population // MAX_CHUNKS):,} persons at this scale)",
+                where=f"chunk size {self.chunk_size}",
+            )
 
     @property
     def population(self) -> int:
@@ -908,6 +921,12 @@ def _employers_table(staging: Path, employers: pa.Table) -> pa.Table:
     ).to_arrow_table()
 
 
+def _input_hashes() -> dict[str, str]:
+    """SHA-256 of the profile and the published figures the country was built from."""
+    files = [profile_path(), *sorted(published_dir().glob("*.csv"))]
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+
 def generate(
     options: SynthOptions,
     on_chunk: Callable[[int, int], None] | None = None,
@@ -958,6 +977,7 @@ def generate(
             "chunk_size": options.chunk_size,
             "state_payer_bin": plan.state_payer_bin,
             "rules_version": rules.version,
+            "inputs": _input_hashes(),
             "code_version": __version__,
             "counts": counts,
             "seconds": round(time.perf_counter() - started, 1),
