@@ -1,5 +1,6 @@
 """The command line as a user types it: exit codes and one clear line per problem."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,20 @@ def test_bad_input_is_one_clear_line(args, message):
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_missing_overrides_folder_is_named(tmp_path):
+    env = {**os.environ, "SAQTA_RULES_OVERRIDES": str(tmp_path / "nowhere")}
+    result = subprocess.run(
+        [sys.executable, "-m", "saqta", "rules", "check"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "SAQTA_RULES_OVERRIDES" in result.stderr and "nowhere" in result.stderr
 
 
 def test_rules_show_prints_value_and_source():

@@ -354,6 +354,10 @@ def default_rule_dirs() -> list[Path]:
     from saqta.settings import get_settings
 
     overrides = get_settings().rules_overrides
+    if overrides is not None and not overrides.is_dir():
+        raise RulesError(
+            "does not exist or is not a folder", where=f"SAQTA_RULES_OVERRIDES {overrides}"
+        )
     return [packaged_rules_dir(), *([overrides] if overrides else [])]
 
 
