@@ -1,5 +1,6 @@
 """The command line as a user types it: exit codes and one clear line per problem."""
 
+import json
 import os
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def test_calendar_answers():
         (("rules", "show", "economy.mrpp", "--on", "2022-01-01"), "unknown rule"),
         (("rules", "show", "economy.mrp", "--on", "2016-01-01"), "no value in force"),
         (("synth", "--scale", "5"), "must be between 0.001 and 1.0"),
-        (("synth", "--scale", "1", "--chunk-size", "5000"), "at most 100 chunks"),
+        (("synth", "--workers", "0"), "workers 0: must be 1 or more"),
     ],
 )
 def test_bad_input_is_one_clear_line(args, message):
@@ -115,9 +116,28 @@ def test_demo_runs_end_to_end_and_twice_without_doubling(tmp_path):
     first = saqta("demo", "--out", str(tmp_path / "demo"))
     assert first.returncode == 0, first.stderr
     assert "59 of 59 figures pass" in first.stdout
-    assert "237,592 payment rows in the lake" in first.stdout
+    manifest = json.loads((tmp_path / "demo" / "country" / "manifest.json").read_text())
+    payments = manifest["counts"]["payments"]
+    assert payments > 200_000
+    assert f"{payments:,} payment rows in the lake" in first.stdout
     second = saqta("demo", "--out", str(tmp_path / "demo"))
-    assert "237,592 payment rows in the lake" in second.stdout
+    assert f"{payments:,} payment rows in the lake" in second.stdout
+
+
+def test_bad_markup_like_input_is_printed_as_text():
+    result = saqta("iin", "check", "[/x]")
+    assert result.returncode == 1
+    assert "[/x]" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_demo_with_a_bad_option_leaves_the_previous_demo_alone(tmp_path):
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    (demo / ".saqta-demo").write_text("saqta demo\n")
+    (demo / "earlier.txt").write_text("earlier run")
+    result = saqta("demo", "--out", str(demo), "--scale", "5")
+    assert result.returncode == 1 and "scale 5" in result.stderr
+    assert (demo / "earlier.txt").exists()
 
 
 def test_demo_refuses_a_folder_it_does_not_own(tmp_path):

@@ -66,7 +66,7 @@ def test_every_composed_iin_parses_back(birth, sex, serial):
         century = (birth.year // 100 - 18) * 2 + (1 if sex is Sex.MALE else 2)
         assert check_digit(f"{birth:%y%m%d}{century}{serial:04d}") is None
         return
-    parsed = parse_iin(value)
+    parsed = parse_iin(value, today=dt.date(2099, 12, 31))
     assert (parsed.birth_date, parsed.sex, parsed.serial) == (birth, sex, f"{serial:04d}")
 
 
@@ -75,16 +75,28 @@ def _first_pass(body: str) -> int:
 
 
 @given(
-    st.text(alphabet="0123456789", min_size=12, max_size=12), st.integers(0, 9), st.integers(1, 9)
+    st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2025, 12, 31)),
+    st.sampled_from(list(Sex)),
+    st.integers(0, 9999),
+    st.integers(0, 9),
+    st.integers(1, 9),
 )
-def test_a_typo_in_the_first_ten_digits_is_caught(value, pos, delta):
+def test_a_typo_in_the_first_ten_digits_is_caught(birth, sex, serial, pos, delta):
     """Weights 1-10 are non-zero mod 11, so one wrong digit changes the first-pass sum; the typo
-    goes unnoticed only if a number needed the second pass."""
-    if iin_problem(value) is not None:
+    goes unnoticed only if one of the two numbers needed the second pass."""
+    value = make_iin(birth, sex, serial)
+    if value is None:
         return
     mutated = value[:pos] + str((int(value[pos]) + delta) % 10) + value[pos + 1 :]
     if _first_pass(value[:11]) != 10 and _first_pass(mutated[:11]) != 10:
         assert iin_problem(mutated) is not None
+
+
+def test_a_birth_date_in_the_future_is_refused():
+    value = make_iin(dt.date(2090, 1, 1), Sex.MALE, 1)
+    assert value is not None
+    assert "in the future" in (iin_problem(value, today=dt.date(2026, 11, 22)) or "")
+    assert iin_problem(value, today=dt.date(2090, 1, 1)) is None
 
 
 def test_bin_checks():

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from saqta.core.calendar import kazakhstan_calendar, load_calendar
+from saqta.core.calendar import kazakhstan_calendar, load_calendar, transfer_table_path
 from saqta.core.errors import InputError, RulesError
 from saqta.core.periods import Month, Quarter, Year, parse_date, parse_month, parse_period
 
@@ -104,6 +104,44 @@ def test_next_working_day_is_a_working_day_on_or_after(day):
 def test_weekdays_that_are_not_holidays_or_transfers_are_working_days(day):
     if day.weekday() < 5 and day not in CAL.days_off and CAL.holiday_name(day) is None:
         assert CAL.is_working_day(day)
+
+
+def test_an_overrides_table_extends_the_calendar_to_later_years(tmp_path):
+    from saqta.core.calendar import DayTransferFile, WorkingDayCalendar
+    from saqta.core.rules import read_yaml, validate_file
+
+    extra = tmp_path / "kz_2027.yaml"
+    extra.write_text(
+        "kind: day_transfers\ncountry: KZ\ndescription: transfers of 2027\n"
+        "covers: {from: 2027-01-01, to: 2027-12-31}\n"
+        "transfers:\n  - {day_off: 2027-01-08, working_day: 2027-01-09, source: decree X}\n",
+        encoding="utf-8",
+    )
+    shipped = DayTransferFile.model_validate(read_yaml(transfer_table_path()))
+    doc, problems = validate_file(extra)
+    assert problems == [] and isinstance(doc, DayTransferFile)
+    calendar = WorkingDayCalendar([shipped, doc])
+    assert calendar.is_working_day(dt.date(2027, 1, 9))  # a Saturday worked by decree X
+    assert not calendar.is_working_day(dt.date(2027, 1, 8))
+    assert calendar.nth_working_day(Month(2027, 1), 1) == dt.date(2027, 1, 5)
+
+
+def test_tables_leaving_a_gap_are_refused(tmp_path):
+    from saqta.core.calendar import DayTransferFile, WorkingDayCalendar
+
+    def table(start: str, end: str) -> DayTransferFile:
+        return DayTransferFile.model_validate(
+            {
+                "kind": "day_transfers",
+                "country": "KZ",
+                "description": "t",
+                "covers": {"from": start, "to": end},
+                "transfers": [],
+            }
+        )
+
+    with pytest.raises(RulesError, match="gap"):
+        WorkingDayCalendar([table("2017-01-01", "2026-12-31"), table("2028-01-01", "2028-12-31")])
 
 
 def test_a_broken_transfer_table_is_refused(tmp_path):

@@ -113,6 +113,10 @@ def test_decimals_are_exact_never_float(tmp_path):
         ),
         (param("      - {from: 2022-01-01, value: null, source: law}\n"), r"missing value"),
         (HEADER + "  rate: [1, 2\n", r"r\.yaml:\d+:\d+: not valid YAML"),
+        (
+            param("      - {from: 2022-01-01, value: .inf, source: law}\n"),
+            r"r\.yaml:\d+:\d+: not valid YAML: \.inf is not a finite number",
+        ),
     ],
 )
 def test_broken_files_are_refused_naming_file_key_and_problem(tmp_path, body, message):
@@ -120,6 +124,19 @@ def test_broken_files_are_refused_naming_file_key_and_problem(tmp_path, body, me
     with pytest.raises(RulesError, match=message) as info:
         load_rules([folder])
     assert all("r.yaml" in p.where for p in info.value.problems)
+
+
+def test_a_file_that_is_not_utf8_is_refused(tmp_path):
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "r.yaml").write_bytes(b"kind: parameters\ndescription: \xff\n")
+    with pytest.raises(RulesError, match=r"r\.yaml: not UTF-8"):
+        load_rules([folder])
+
+
+def test_a_date_after_the_last_value_says_where_values_end():
+    with pytest.raises(RulesError, match="values run 2017-01-01 to 2026-12-31"):
+        RULES.value("economy.mrp", dt.date(2027, 1, 1))
 
 
 def test_unknown_rule_names_suggest_close_ones():

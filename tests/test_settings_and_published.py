@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from saqta.settings import Settings
-from saqta.synth.profile import load_profile, published_dir
+from saqta.synth.profile import published_dir
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "domain" / "data"
 
@@ -17,6 +17,14 @@ def test_the_embedded_default_is_a_sqlite_file_in_the_home_folder(monkeypatch, t
     settings = Settings()
     assert settings.resolved_database_url == f"sqlite:///{tmp_path.resolve() / 'saqta.db'}"
     assert settings.resolved_lake_dir == tmp_path / "lake"
+
+
+def test_an_empty_variable_means_not_set(monkeypatch):
+    monkeypatch.setenv("SAQTA_RULES_OVERRIDES", "")
+    monkeypatch.setenv("SAQTA_DATABASE_URL", " ")
+    settings = Settings()
+    assert settings.rules_overrides is None
+    assert settings.database_url is None
 
 
 def test_the_database_url_switches_to_postgresql(monkeypatch):
@@ -34,17 +42,3 @@ def test_shipped_published_figures_are_the_reference_copies(name):
     if not SHARED_DATA.exists():
         pytest.skip("the reference data folder is not beside this checkout")
     assert filecmp.cmp(published_dir() / name, SHARED_DATA / name, shallow=False)
-
-
-def test_the_profile_is_calibrated_to_table_2():
-    profile = load_profile()
-    c = profile.categories
-    payers = (
-        c.employee
-        + c.individual_entrepreneur
-        + c.civil_law_contract
-        + c.single_payment
-        + c.self_payer
-    )
-    assert profile.population == 19_741_283
-    assert c.state_paid + payers == 17_126_231  # Table 2 "paid for" in 2022

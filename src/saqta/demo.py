@@ -7,7 +7,6 @@ folder that is not a previous demo's), so running it twice never doubles anythin
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import time
 from hashlib import sha256
@@ -26,6 +25,7 @@ from saqta.core.iin import iin_problem, parse_iin
 from saqta.core.periods import Month
 from saqta.core.reference import regions
 from saqta.core.rules import load_rules
+from saqta.settings import get_settings
 
 MARKER = ".saqta-demo"
 
@@ -54,8 +54,13 @@ def _step(title: str) -> None:
 
 
 def run_demo(out: Path, scale: float, seed: int) -> None:
+    from saqta.synth.generate import SynthOptions, generate
+
     started = time.perf_counter()
-    out = _prepare(out)
+    out = out.resolve()
+    options = SynthOptions(scale=scale, seed=seed, out=out / "country")  # refused before any change
+    _prepare(out)
+    settings = get_settings()
     on = dt.date(2022, 7, 1)
 
     _step("1. Rules as data")
@@ -87,9 +92,6 @@ def run_demo(out: Path, scale: float, seed: int) -> None:
     console.print(table)
 
     _step("3. A synthetic Kazakhstan")
-    from saqta.synth.generate import SynthOptions, generate
-
-    options = SynthOptions(scale=scale, seed=seed, out=out / "country")
     with progress_bar(f"synth {options.population:,} persons") as update:
         result = generate(options, on_chunk=update)
     show_counts(result.counts, result.seconds, result.out)
@@ -112,7 +114,7 @@ def run_demo(out: Path, scale: float, seed: int) -> None:
     from saqta.store.db import current_revision, make_engine, session_scope, upgrade
     from saqta.store.registry import finish_run, start_run, upsert_providers, upsert_regions
 
-    url = os.environ.get("SAQTA_DATABASE_URL") or f"sqlite:///{out / 'saqta.db'}"
+    url = settings.database_url or f"sqlite:///{out / 'saqta.db'}"
     engine = make_engine(url)
     upgrade(engine)
     providers = pq.read_table(result.out / "providers.parquet").to_pylist()
@@ -164,7 +166,7 @@ def run_demo(out: Path, scale: float, seed: int) -> None:
     _step("6. Facts lake: a year of payments")
     from saqta.store.lake import FactsLake
 
-    lake = FactsLake(out / "lake")
+    lake = FactsLake(settings.lake_dir or out / "lake")
     payments = pq.read_table(result.out / "payments")
     payments = payments.append_column("year", pc.year(payments.column("period"))).append_column(
         "month", pc.month(payments.column("period"))
@@ -192,7 +194,7 @@ def run_demo(out: Path, scale: float, seed: int) -> None:
     console.print(f"demo finished in {time.perf_counter() - started:.1f} s; outputs in {out}:")
     for name, what in (
         ("country/", "the synthetic country (Parquet) and calibration.json"),
-        ("saqta.db", "the system of record (SQLite) unless SAQTA_DATABASE_URL is set"),
-        ("lake/", "the facts lake (partitioned Parquet, queried with DuckDB)"),
+        ("saqta.db", "the system of record (SQLite), unless SAQTA_DATABASE_URL is set"),
+        ("lake/", "the facts lake (partitioned Parquet, DuckDB), unless SAQTA_LAKE_DIR is set"),
     ):
         console.print(f"  {out / name}  {what}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL of the record store")
     lake_dir: Path | None = Field(default=None, description="Root folder of the facts lake")
     rules_overrides: Path | None = Field(default=None, description="Folder of overriding rules")
+
+    @field_validator("database_url", "lake_dir", "rules_overrides", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """An empty variable (``SAQTA_RULES_OVERRIDES=``) means "not set", not "this folder"."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def resolved_database_url(self) -> str:

@@ -135,12 +135,11 @@ def synth(
     out: Path = typer.Option(Path("synth-out"), "--out", help="Output folder"),
     calibrate: bool = typer.Option(True, "--calibrate/--no-calibrate", help="Compare with 2022"),
     workers: int = typer.Option(2, "--workers", help="Worker processes"),
-    chunk_size: int = typer.Option(500_000, "--chunk-size", help="Persons per chunk"),
 ) -> None:
     """Build a synthetic Kazakhstan: persons, categories, employers, providers, payments."""
     from saqta.synth.generate import SynthOptions, generate
 
-    options = SynthOptions(scale=scale, seed=seed, out=out, workers=workers, chunk_size=chunk_size)
+    options = SynthOptions(scale=scale, seed=seed, out=out, workers=workers)
     with progress_bar(f"synth {options.population:,} persons") as update:
         result = generate(options, on_chunk=update)
     show_counts(result.counts, result.seconds, result.out)

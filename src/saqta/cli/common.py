@@ -9,6 +9,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from saqta.core.errors import SaqtaError
@@ -31,7 +32,7 @@ def report_errors(exit_code: int = 1) -> Callable[[Callable[P, R]], Callable[P, 
             except SaqtaError as exc:
                 for problem in exc.problems:
                     err_console.print(
-                        f"[red]error[/red] {problem}", highlight=False, soft_wrap=True
+                        f"[red]error[/red] {escape(str(problem))}", highlight=False, soft_wrap=True
                     )
                 raise typer.Exit(exit_code) from None
 

@@ -14,13 +14,14 @@ because the answer there could silently be wrong.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import holidays
 from pydantic import BaseModel, ConfigDict, Field
 
-from saqta.core.errors import InputError, Problem
+from saqta.core.errors import InputError, Problem, RulesError
 from saqta.core.periods import Month
 from saqta.core.rules import packaged_rules_dir, register_kind, validate_file
 
@@ -87,11 +88,23 @@ register_kind("day_transfers", DayTransferFile, _transfer_problems)
 class WorkingDayCalendar:
     """Working days of a five-day week in Kazakhstan, over the years the transfer table covers."""
 
-    def __init__(self, table: DayTransferFile) -> None:
-        self.first_day = table.covers.from_
-        self.last_day = table.covers.to
-        self.days_off = {t.day_off: t for t in table.transfers}
-        self.working_weekend_days = {t.working_day: t for t in table.transfers}
+    def __init__(self, tables: Sequence[DayTransferFile]) -> None:
+        """Combine transfer tables in order: the shipped one, then any from the overrides folder
+        (which may extend the covered years or correct an entry for the same day off)."""
+        if not tables:
+            raise RulesError("no day-transfer table found among the rule files")
+        ordered = sorted(tables, key=lambda t: t.covers.from_)
+        self.first_day = ordered[0].covers.from_
+        self.last_day = ordered[0].covers.to
+        for table in ordered[1:]:
+            if table.covers.from_ > self.last_day + dt.timedelta(days=1):
+                raise RulesError(
+                    f"day-transfer tables leave a gap from {self.last_day} to {table.covers.from_}"
+                )
+            self.last_day = max(self.last_day, table.covers.to)
+        by_day_off = {t.day_off: t for table in tables for t in table.transfers}
+        self.days_off = by_day_off
+        self.working_weekend_days = {t.working_day: t for t in by_day_off.values()}
         years = range(self.first_day.year, self.last_day.year + 1)
         self._holidays = holidays.country_holidays("KZ", years=years, language="en_US")
 
@@ -163,16 +176,19 @@ def transfer_table_path() -> Path:
 
 
 def load_calendar(path: Path | None = None) -> WorkingDayCalendar:
-    from saqta.core.errors import RulesError
-
+    """The calendar of one transfer table (by default the shipped one alone)."""
     source = path or transfer_table_path()
     doc, problems = validate_file(source)
     if problems or not isinstance(doc, DayTransferFile):
         raise RulesError(problems)
-    return WorkingDayCalendar(doc)
+    return WorkingDayCalendar([doc])
 
 
 @lru_cache(maxsize=1)
 def kazakhstan_calendar() -> WorkingDayCalendar:
-    """The shipped calendar, loaded once."""
-    return load_calendar()
+    """The calendar of every transfer table among the rules (shipped, then overrides), loaded
+    once per process."""
+    from saqta.core.rules import load_rules
+
+    tables = [d for d in load_rules().documents.values() if isinstance(d, DayTransferFile)]
+    return WorkingDayCalendar(tables)

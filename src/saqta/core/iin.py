@@ -66,8 +66,12 @@ class IIN:
         return self.value
 
 
-def iin_problem(value: str) -> str | None:
-    """Why ``value`` is not a valid IIN, or ``None`` when it is valid."""
+def iin_problem(value: str, today: dt.date | None = None) -> str | None:
+    """Why ``value`` is not a valid IIN, or ``None`` when it is valid.
+
+    A birth date after ``today`` (default: the current date) is refused: no such number has been
+    issued yet.
+    """
     if len(value) != 12:
         return f"an IIN has 12 digits, this has {len(value)} characters"
     if not value.isascii() or not value.isdigit():
@@ -77,16 +81,18 @@ def iin_problem(value: str) -> str | None:
         return f"7th digit {century_digit} is not a century/sex code (1-6)"
     year = _CENTURY[century_digit] + int(value[0:2])
     try:
-        dt.date(year, int(value[2:4]), int(value[4:6]))
+        birth = dt.date(year, int(value[2:4]), int(value[4:6]))
     except ValueError:
         return f"{value[0:6]} is not a valid birth date (YYMMDD, century {year // 100 + 1})"
+    if birth > (today or dt.date.today()):
+        return f"birth date {birth} is in the future"
     return _checksum_problem(value)
 
 
-def parse_iin(value: str) -> IIN:
+def parse_iin(value: str, today: dt.date | None = None) -> IIN:
     """Parse and validate an IIN; raise :class:`InputError` saying why it is invalid."""
     text = value.strip()
-    problem = iin_problem(text)
+    problem = iin_problem(text, today)
     if problem is not None:
         raise InputError(problem, where=f"IIN {value!r}")
     century_digit = int(text[6])
@@ -95,8 +101,8 @@ def parse_iin(value: str) -> IIN:
     return IIN(value=text, birth_date=birth, sex=sex, serial=text[7:11])
 
 
-def is_valid_iin(value: str) -> bool:
-    return iin_problem(value) is None
+def is_valid_iin(value: str, today: dt.date | None = None) -> bool:
+    return iin_problem(value, today) is None
 
 
 def make_iin(birth_date: dt.date, sex: Sex, serial: int) -> str | None:

@@ -36,7 +36,7 @@ import importlib
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -55,7 +55,15 @@ class _DecimalLoader(yaml.SafeLoader):
 
 def _construct_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
     text = str(loader.construct_scalar(node))  # type: ignore[arg-type]
-    return Decimal(text.replace("_", ""))
+    try:
+        value = Decimal(text.replace("_", ""))
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{text} is not a finite number", node.start_mark
+        )
+    return value
 
 
 def _construct_timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
@@ -77,6 +85,8 @@ def read_yaml(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RulesError(f"cannot read: {exc.strerror or exc}", where=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise RulesError(f"not UTF-8 text (byte {exc.start})", where=str(path)) from exc
     try:
         return yaml.load(text, Loader=_DecimalLoader)
     except yaml.YAMLError as exc:
@@ -307,10 +317,10 @@ class RuleSet:
                     file=path,
                     note=entry.note,
                 )
-        first = min(v.from_ for v in param.values)
-        raise RulesError(
-            f"no value in force on {on} (values start {first})", where=f"rule {name!r}"
-        )
+        first = ordered[0].from_
+        last = ordered[-1].to
+        span = f"values run {first} to {last}" if last else f"values start {first}"
+        raise RulesError(f"no value in force on {on} ({span})", where=f"rule {name!r}")
 
     def value(self, name: str, on: dt.date) -> Any:
         """The value of ``name`` in force on ``on``. A value the source does not give is an error

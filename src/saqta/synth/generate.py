@@ -93,6 +93,8 @@ class SynthOptions:
     seed: int
     out: Path
     chunk_size: int = DEFAULT_CHUNK
+    """Persons per chunk. Chunks are seeded by their number, so the country depends on the seed,
+    the scale and the chunk size: the command line keeps the chunk size fixed."""
     workers: int = 2
 
     def __post_init__(self) -> None:
@@ -626,10 +628,13 @@ def _draw_status(plan: Plan, p: _People, rng: np.random.Generator) -> _Status:
     dies = rng.random(n) < mortality
     death_date = np.where(dies, ref + rng.integers(0, 365, size=n), np.datetime64("NaT"))
     death_month = np.where(dies, death_date.astype("datetime64[M]").astype(np.int64) % 12, 99)
+    state_person = child | pensioner | state_w
+    ends_later = np.isnat(valid_to) | (valid_to > death_date)
+    valid_to = np.where(dies & state_person & ends_later, death_date, valid_to)
     return _Status(
         category=category,
         state_category=state_cat,
-        state_person=child | pensioner | state_w,
+        state_person=state_person,
         pensioner=pensioner,
         working_age_state=state_w,
         valid_from=valid_from,
@@ -743,12 +748,21 @@ def _draw_payments(
             )
         else:
             amount = monthly.self_amount_tiyn[month]
+        dates = _pay_dates(rng, month, plan)
         if kind == "civil_law_contract":
             customer = rng.integers(0, len(plan.employer_bins), size=person.size)
             payer = plan.employer_bins.take(pa.array(customer))
         else:
+            # persons paying for themselves cannot pay after their death
+            alive_then = ~(s.dies[person] & (dates > s.death_date[person]))
+            person, month, amount, dates = (
+                person[alive_then],
+                month[alive_then],
+                amount[alive_then],
+                dates[alive_then],
+            )
             payer = p.iin.take(pa.array(person))
-        pieces.append(_Piece(kind, person, month, amount, _pay_dates(rng, month, plan), payer))
+        pieces.append(_Piece(kind, person, month, amount, dates, payer))
         if kind == "self_payer":
             # a prepayment covers the month paid in and the following ones, into the next year,
             # at the amount in force on the day of payment
@@ -898,6 +912,25 @@ def _prepare_staging(out: Path) -> Path:
     return staging
 
 
+def _swap_into_place(staging: Path, out: Path) -> Path:
+    """Move the finished staging folder to ``out``; a previous country there is moved aside
+    first and deleted only once the new one is in place, so a failure never leaves half of it."""
+    aside = out.parent / f".{out.name}.previous-{uuid.uuid4().hex[:8]}"
+    try:
+        if out.exists():
+            os.replace(out, aside)
+        try:
+            os.replace(staging, out)
+        except OSError:
+            if aside.exists():
+                os.replace(aside, out)
+            raise
+    except OSError as exc:
+        raise StoreError(f"cannot replace: {exc.strerror or exc}", where=f"output {out}") from exc
+    shutil.rmtree(aside, ignore_errors=True)
+    return out
+
+
 def _employers_table(staging: Path, employers: pa.Table) -> pa.Table:
     """Employers with the headcount and monthly payroll of the persons drawn to them."""
     import duckdb
@@ -983,10 +1016,7 @@ def generate(
             "seconds": round(time.perf_counter() - started, 1),
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        out = options.out.resolve()
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
+        out = _swap_into_place(staging, options.out.resolve())
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
