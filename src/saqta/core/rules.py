@@ -34,7 +34,7 @@ import difflib
 import hashlib
 import importlib
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from importlib import resources
@@ -219,7 +219,6 @@ def _parameter_problems(path: Path, doc: ParameterFile) -> list[Problem]:
     return problems
 
 
-FileChecker = Callable[[Path, Mapping[str, Any]], list[Problem]]
 _KINDS: dict[str, type[BaseModel]] = {"parameters": ParameterFile}
 _EXTRA_CHECKS: dict[str, Callable[[Path, Any], list[Problem]]] = {
     "parameters": _parameter_problems,
