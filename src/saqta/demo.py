@@ -30,8 +30,8 @@ from saqta.settings import get_settings
 MARKER = ".saqta-demo"
 
 
-def _prepare(out: Path) -> Path:
-    out = out.resolve()
+def _prepare(out: Path) -> None:
+    """Make ``out`` (already resolved) an empty folder owned by the demo."""
     if out.exists():
         if not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists()):
             raise StoreError(
@@ -46,7 +46,6 @@ def _prepare(out: Path) -> Path:
         raise StoreError(
             f"cannot write: {exc.strerror or exc}", where=f"demo folder {out}"
         ) from exc
-    return out
 
 
 def _step(title: str) -> None:

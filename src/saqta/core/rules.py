@@ -171,13 +171,13 @@ def check_ranges(
     return problems
 
 
-def _pydantic_problems(path: Path, exc: ValidationError, prefix: str = "") -> list[Problem]:
+def _pydantic_problems(path: Path, exc: ValidationError) -> list[Problem]:
     problems = []
     for error in exc.errors():
         loc = ".".join(
             f"[{part}]" if isinstance(part, int) else str(part) for part in error["loc"]
         ).replace(".[", "[")
-        key = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "(top level)"
+        key = loc or "(top level)"
         kind = error["type"]
         if kind == "extra_forbidden":
             what = "unknown key"

@@ -20,8 +20,9 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -53,17 +54,6 @@ MAX_CHUNKS = 100
 """IIN serial slots are shared out among chunks: 5,000 slots per birth day and sex, so a chunk
 may hold up to 5,000 / chunks persons born on the same day (about 16 expected at full scale with
 40 chunks)."""
-STATE_PAYER_NAME = "Republican budget (synthetic payer of state contributions)"
-
-PAYMENT_TYPES = (
-    "employer_deduction",
-    "employee_contribution",
-    "individual_entrepreneur",
-    "civil_law_contract",
-    "single_payment",
-    "self_payer",
-    "state_contribution",
-)
 CATEGORIES = (
     "state_paid",
     "employee",
@@ -980,22 +970,18 @@ def generate(
         if on_chunk:
             on_chunk(0, plan.n_chunks)
         workers = max(1, min(options.workers, plan.n_chunks, os.cpu_count() or 1))
-        if workers == 1:
-            results = map(_chunk, range(plan.n_chunks))
+        with ExitStack() as stack:
+            results: Iterator[dict[str, int]] = map(_chunk, range(plan.n_chunks))
+            if workers > 1:
+                context = mp.get_context("fork")
+                pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=context))
+                results = pool.map(_chunk, range(plan.n_chunks))
             for result in results:
                 done += 1
                 for k, v in result.items():
                     counts[k] = counts.get(k, 0) + v
                 if on_chunk:
                     on_chunk(done, plan.n_chunks)
-        else:
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-                for result in pool.map(_chunk, range(plan.n_chunks)):
-                    done += 1
-                    for k, v in result.items():
-                        counts[k] = counts.get(k, 0) + v
-                    if on_chunk:
-                        on_chunk(done, plan.n_chunks)
         employer_table = _employers_table(staging, employers)
         pq.write_table(employer_table, staging / "employers.parquet")
         counts["employers"] = employer_table.num_rows
