@@ -7,7 +7,13 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from saqta.cli import eligibility
 from saqta.cli.common import console, progress_bar, report_errors
+from saqta.cli.insured import insured_app
+from saqta.cli.payments import payments_app, persons_app
+from saqta.cli.prudential_filing import prudential_app
+from saqta.cli.regulator import regulator_app
+from saqta.cli.report import report_app
 from saqta.core.calendar import kazakhstan_calendar
 from saqta.core.errors import InputError
 from saqta.core.iin import parse_iin
@@ -29,6 +35,13 @@ app.add_typer(iin_app, name="iin")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(rules_app, name="rules")
 app.add_typer(db_app, name="db")
+app.add_typer(persons_app, name="persons")
+app.add_typer(payments_app, name="payments")
+app.add_typer(insured_app, name="insured")
+app.add_typer(report_app, name="report")
+app.add_typer(prudential_app, name="prudential")
+app.add_typer(regulator_app, name="regulator")
+eligibility.register(app)
 
 
 @iin_app.command("check")

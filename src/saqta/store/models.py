@@ -196,3 +196,16 @@ class Run(Base):
 
     def __repr__(self) -> str:
         return f"Run(id={self.id!r}, kind={self.kind!r}, status={self.status!r})"
+
+
+MODEL_MODULES: tuple[str, ...] = ("saqta.mshi.models", "saqta.prudential.models")
+"""Modules that declare further tables on :class:`Base` (one module per domain)."""
+
+
+def load_all_models() -> MetaData:
+    """Import every module that declares tables and return the complete metadata."""
+    import importlib
+
+    for module in MODEL_MODULES:
+        importlib.import_module(module)
+    return Base.metadata

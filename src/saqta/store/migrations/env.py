@@ -12,10 +12,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from saqta.store.models import Base
+from saqta.store.models import load_all_models
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = load_all_models()
 
 
 def _configure(connection: Connection) -> None:
