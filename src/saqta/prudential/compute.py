@@ -56,6 +56,10 @@ class Context:
     policy: Policy
     dirs: Sequence[Path] | None
     findings: list[Finding] = field(default_factory=list)
+    severities: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.severities = {k: v.severity for k, v in reference.checks(self.dirs).items()}
 
     def finding(
         self,
@@ -65,12 +69,10 @@ class Context:
         row: str | None = None,
         column: str | None = None,
     ) -> None:
-        spec = reference.checks(self.dirs).get(rule_id)
-        severity = spec.severity if spec is not None else "error"
         self.findings.append(
             Finding(
                 rule_id=rule_id,
-                severity=severity,
+                severity="warning" if self.severities.get(rule_id) == "warning" else "error",
                 message=message,
                 form=form,
                 row=row,
@@ -310,23 +312,32 @@ def _meets(
     ctx: Context, holding: Holding, condition: Condition
 ) -> tuple[bool, ResolvedRating | None]:
     """Whether ``holding`` meets ``condition``, and the rating that decided it (if any)."""
-    checks = [
-        holding.instrument_type in condition.instrument_types,
-        condition.issuer_kinds is None or holding.issuer_kind in condition.issuer_kinds,
-        condition.issuer_residency is None
-        or holding.issuer_residency == condition.issuer_residency,
-        condition.exchange_categories is None
-        or holding.exchange_category in condition.exchange_categories,
-        condition.issuer_shares_premium is None
-        or holding.issuer_shares_premium == condition.issuer_shares_premium,
-        condition.issuer_in_exchange_index is None
-        or holding.issuer_in_exchange_index == condition.issuer_in_exchange_index,
-        condition.main_index_member is None
-        or holding.main_index_member == condition.main_index_member,
-        condition.currency is None or holding.currency == condition.currency,
-        condition.overdue is None or holding.overdue == condition.overdue,
-    ]
-    if not all(checks):
+    if not (
+        holding.instrument_type in condition.instrument_types
+        and (condition.issuer_kinds is None or holding.issuer_kind in condition.issuer_kinds)
+        and (
+            condition.issuer_residency is None
+            or holding.issuer_residency == condition.issuer_residency
+        )
+        and (
+            condition.exchange_categories is None
+            or holding.exchange_category in condition.exchange_categories
+        )
+        and (
+            condition.issuer_shares_premium is None
+            or holding.issuer_shares_premium == condition.issuer_shares_premium
+        )
+        and (
+            condition.issuer_in_exchange_index is None
+            or holding.issuer_in_exchange_index == condition.issuer_in_exchange_index
+        )
+        and (
+            condition.main_index_member is None
+            or holding.main_index_member == condition.main_index_member
+        )
+        and (condition.currency is None or holding.currency == condition.currency)
+        and (condition.overdue is None or holding.overdue == condition.overdue)
+    ):
         return False, None
     if condition.min_stars is not None:
         stars = ctx.book.select(holding.instrument_id, ctx.on, "stars", ctx.policy)
@@ -351,14 +362,32 @@ class Classified:
     explanation: str
 
 
+Candidates = list[tuple[HlaCategory, tuple[Condition, ...]]]
+
+
+def candidates_by_type(categories: Sequence[HlaCategory]) -> dict[str, Candidates]:
+    """For each instrument type, the categories (form order) and their conditions naming it."""
+    index: dict[str, Candidates] = defaultdict(list)
+    for category in categories:
+        types = {t for condition in category.criteria for t in condition.instrument_types}
+        for kind in sorted(types):
+            conditions = tuple(c for c in category.criteria if kind in c.instrument_types)
+            index[kind].append((category, conditions))
+    return index
+
+
 def classify_holding(
-    ctx: Context, holding: Holding, categories: Sequence[HlaCategory]
+    ctx: Context,
+    holding: Holding,
+    categories: Sequence[HlaCategory],
+    index: dict[str, Candidates] | None = None,
 ) -> tuple[list[tuple[HlaCategory, ResolvedRating | None]], HlaCategory | None]:
     """Every category ``holding`` fits (form order) and the suggested one: the highest accepted
     share, the first in form order on a tie."""
+    index = index if index is not None else candidates_by_type(categories)
     matches: list[tuple[HlaCategory, ResolvedRating | None]] = []
-    for category in categories:
-        for condition in category.criteria:
+    for category, conditions in index.get(holding.instrument_type, ()):
+        for condition in conditions:
             ok, rating = _meets(ctx, holding, condition)
             if ok:
                 matches.append((category, rating))
@@ -382,9 +411,10 @@ def _classify_all(ctx: Context, categories: Sequence[HlaCategory]) -> list[Class
     form: FormCode = "1-PN_V"
     by_code = {c.code: c for c in categories}
     overrides = {o.instrument_id: o for o in ctx.inputs.overrides}
+    index = candidates_by_type(categories)
     result = []
     for holding in sorted(ctx.inputs.holdings, key=lambda h: h.instrument_id):
-        matches, suggested = classify_holding(ctx, holding, categories)
+        matches, suggested = classify_holding(ctx, holding, categories, index)
         codes = tuple(c.code for c, _ in matches)
         chosen = suggested
         text = (
