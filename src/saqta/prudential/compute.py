@@ -98,6 +98,14 @@ def _money(value: Decimal) -> str:
     return f"{value:,.2f}"
 
 
+def _n(value: CellValue) -> str:
+    """A number as plain digits for an explanation: 30200000.0 -> 30200000; None -> empty."""
+    if not isinstance(value, Decimal):
+        return "empty" if value is None else str(value)
+    text = format(value.normalize(), "f")
+    return "0" if text == "-0" else text
+
+
 def _ratio(numerator: Decimal, denominator: Decimal) -> Decimal | None:
     return numerator / denominator if denominator > 0 else None
 
@@ -187,8 +195,8 @@ def place_reinsurer(ctx: Context, reinsurer: Reinsurer) -> Placement:
         assert group.ratio is not None
         if group.ratio.holds(reinsurer.solvency_ratio):
             text = (
-                prefix + f"solvency margin adequacy ratio {reinsurer.solvency_ratio} "
-                f"{group.ratio.op} {group.ratio.value}: group {group.group}"
+                prefix + f"solvency margin adequacy ratio {_n(reinsurer.solvency_ratio)} "
+                f"{group.ratio.op} {_n(group.ratio.value)}: group {group.group}"
             )
             return Placement(reinsurer, group, reinsurer.solvency_ratio, text, None)
     raise AssertionError("the ratio groups cover every ratio")  # pragma: no cover
@@ -206,7 +214,7 @@ def compute_m(ctx: Context) -> Form:
             ctx.finding(
                 "M-missing-rating",
                 f"{reinsurer.name} ({reinsurer.reinsurer_id}) has no rating in force at "
-                f"{ctx.on}: group {placement.group.group}, {placement.group.percent} % of "
+                f"{ctx.on}: group {placement.group.group}, {_n(placement.group.percent)} % of "
                 f"{_money(reinsurer.ceded)}",
                 form=form,
                 row=placement.group.group,
@@ -220,7 +228,7 @@ def compute_m(ctx: Context) -> Form:
                 "M-resident-no-ratio",
                 f"{reinsurer.name} ({reinsurer.reinsurer_id}) is a resident without a qualifying "
                 f"rating and without a solvency margin ratio: placed in group "
-                f"{placement.group.group} ({placement.group.percent} %)",
+                f"{placement.group.group} ({_n(placement.group.percent)} %)",
                 form=form,
                 row=placement.group.group,
             )
@@ -258,7 +266,7 @@ def compute_m(ctx: Context) -> Form:
                         explanation=(
                             f"{reinsurer.reinsurer_id}, treaties {', '.join(reinsurer.treaties)}: "
                             f"{placement.explanation}; increase {_money(reinsurer.ceded)} x "
-                            f"{group.percent} % = {amount}"
+                            f"{_n(group.percent)} % = {_n(amount)}"
                         ),
                     )
                 )
@@ -270,7 +278,8 @@ def compute_m(ctx: Context) -> Form:
                     cells={"3": ceded, "4": group.percent, "5": increase},
                     explanation=(
                         f"group {spec.code} ({group.criterion_en}; {group.source}): "
-                        f"{len(members)} reinsurer(s), ceded {_money(ceded)}, increase {increase}"
+                        f"{len(members)} reinsurer(s), ceded {_money(ceded)}, increase "
+                        f"{_n(increase)}"
                     ),
                 )
             )
@@ -418,7 +427,7 @@ def _classify_all(ctx: Context, categories: Sequence[HlaCategory]) -> list[Class
         codes = tuple(c.code for c, _ in matches)
         chosen = suggested
         text = (
-            f"fits {', '.join(codes)}; suggested {suggested.code} ({suggested.share} %)"
+            f"fits {', '.join(codes)}; suggested {suggested.code} ({_n(suggested.share)} %)"
             if suggested is not None
             else "fits no category"
         )
@@ -519,7 +528,7 @@ def compute_v(ctx: Context) -> Form:
             )
         explanation = (
             f"{len(members.get(code, []))} holding(s), carrying {_money(carrying)} x "
-            f"{category.share} % = {amount} ({category.source})"
+            f"{_n(category.share)} % = {_n(amount)} ({category.source})"
         )
         if category.cash_cap:
             cap = cap_share * figures.assets_net_of_reinsurance
@@ -535,7 +544,7 @@ def compute_v(ctx: Context) -> Form:
                 )
                 explanation += (
                     f"; capped at {cap_share} x {_money(figures.assets_net_of_reinsurance)} "
-                    f"= {cap} (excess {amount - cap} not counted)"
+                    f"= {_n(cap)} (excess {_n(amount - cap)} not counted)"
                 )
                 amount = cap
         item_values[code] = (carrying, amount)
@@ -597,7 +606,8 @@ def compute_v(ctx: Context) -> Form:
                     code="11",
                     cells={"5": ratio},
                     explanation=(
-                        f"(row 8 {row8_amount} - row 9 {repo}) / row 10 {reserves} = {ratio}"
+                        f"(row 8 {_n(row8_amount)} - row 9 {_n(repo)}) / row 10 {_n(reserves)} = "
+                        f"{_n(ratio)}"
                         if ratio is not None
                         else "row 10 is zero: the ratio is not defined"
                     ),
@@ -694,13 +704,13 @@ def compute_msm(ctx: Context, increase: Decimal) -> Form:
                     code="400",
                     cells={"4": row400},
                     explanation=(
-                        f"{rule}(row 100 {first}, row 200 {second}) = {base}"
+                        f"{rule}(row 100 {_n(first)}, row 200 {_n(second)}) = {_n(base)}"
                         + (
-                            f" + 1-PN_M total {plus} (para 11) - para 14 decrease {minus}"
+                            f" + 1-PN_M total {_n(plus)} (para 11) - para 14 decrease {_n(minus)}"
                             if adjusted
                             else " (not adjusted: parameter life_msm_adjusted is false)"
                         )
-                        + f" = {row400}"
+                        + f" = {_n(row400)}"
                     ),
                 )
             )
@@ -710,9 +720,9 @@ def compute_msm(ctx: Context, increase: Decimal) -> Form:
                     code="500",
                     cells={"4": ratio},
                     explanation=(
-                        f"row 300 {m.actual_margin} / row 400 {row400} = {ratio}"
+                        f"row 300 {_n(m.actual_margin)} / row 400 {_n(row400)} = {_n(ratio)}"
                         if ratio is not None
-                        else f"row 400 is {row400}: the ratio is not defined"
+                        else f"row 400 is {_n(row400)}: the ratio is not defined"
                     ),
                 )
             )
@@ -741,18 +751,21 @@ def compute_s(ctx: Context, msm: Form, hla: Form) -> Form:
             cell(msm, "400", "4"),
             f"{line_form} row 400 (Methodology paras 4, 8, 11, 12, 14, 15)",
         ),
-        "4": (solvency_met, f"row 1 {ratio} >= {solvency_min}: {'yes' if solvency_met else 'no'}"),
+        "4": (
+            solvency_met,
+            f"row 1 {_n(ratio)} >= {_n(solvency_min)}: {'yes' if solvency_met else 'no'}",
+        ),
         "5": (
             ctx.inputs.figures.minimum_reserve_assets,
             "minimum reserve assets, Methodology appendix 1 (input)",
         ),
         "6": (hla_ratio, "1-PN_V row 11 (Methodology ch. 2 para 2)"),
-        "7": (v8 - v9, f"1-PN_V row 8 {v8} - row 9 {v9} (HLA net of REPO liabilities)"),
+        "7": (v8 - v9, f"1-PN_V row 8 {_n(v8)} - row 9 {_n(v9)} (HLA net of REPO liabilities)"),
         "8": (v9, "1-PN_V row 9"),
         "9": (v10, "1-PN_V row 10"),
         "10": (
             hla_met,
-            f"row 6 {hla_ratio} >= {hla_min}: {'yes' if hla_met else 'no'}"
+            f"row 6 {_n(hla_ratio)} >= {_n(hla_min)}: {'yes' if hla_met else 'no'}"
             + (" (no reserves: the norm is met)" if hla_ratio is None and v10 == 0 else ""),
         ),
     }
