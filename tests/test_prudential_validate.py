@@ -203,3 +203,23 @@ def test_severity_comes_from_the_checks_file(tmp_path: Path, report: ReportSet) 
     low = edit(low, "1-PN_S", "4", "3", False)
     assert by_id(validate(low, dirs=dirs), "S-1-breach").severity == "error"
     assert by_id(validate(low), "S-1-breach").severity == "warning"
+
+
+def test_life_rows_110_and_120_are_parts_of_100() -> None:
+    from test_prudential_compute import BRANCH
+
+    life = make(
+        branch={**BRANCH, "line": "life"},
+        methodology={
+            "actual_margin": "9000000", "premium_method": None, "claims_method": None,
+            "life_100": "5000000", "life_110": "3000000", "life_120": "2500000",
+            "life_200": "2000000",
+        },
+    )  # fmt: skip
+    report = compute(life, computed_at=AT)
+    finding = by_id(list(report.findings), "Z-110-120-parts")
+    assert finding.message == "rows 110 3000000 + 120 2500000 = 5500000 exceed row 100 5000000"
+    assert report.has_errors
+    # row 400 above rows 100 + 200 + the 1-PN_M total (7,000,000) cannot come from para 14
+    shifted = edit(report, "1-PN_Z", "400", "4", D(7000001))
+    assert by_id(validate(shifted), "Z-400-includes-M").row == "400"
