@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING
 from saqta.prudential.rendering import (
     LANGS,
     RenderedForm,
+    column_role,
+    detail_rows,
     forms_in_order,
     output_name,
     render_form,
     write_atomically,
 )
-from saqta.prudential.report import FormCode, FormLayout, ReportSet
+from saqta.prudential.report import FormCode, FormLayout, ReportSet, Row
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
@@ -40,7 +42,7 @@ def sheet_title(form: FormCode, lang: str) -> str:
 
 def _column_width(rendered: RenderedForm, index: int) -> float:
     column = rendered.columns[index]
-    if column.label_ru in ("№", "Код строки"):
+    if column_role(column) != "other":
         return 9
     if column.kind == "text":
         longest = max((len(row.cells[index].text) for row in rendered.rows), default=0)
@@ -162,6 +164,39 @@ def write_sheet(sheet: Worksheet, rendered: RenderedForm) -> None:
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
 
 
+def write_details(sheet: Worksheet, layout: FormLayout, rows: tuple[Row, ...]) -> None:
+    """The rows behind the form (1-PN_V: one per holding), unrounded, with their explanation."""
+    from openpyxl.styles import Alignment, Font
+
+    columns = [c for c in layout.columns if c.kind != "text"]
+    header = [
+        "Жол / Строка",
+        "Позиция",
+        "Атауы / Наименование",
+        *(f"{c.number}: {c.label_ru}" for c in columns),
+        "Түсіндірме / Пояснение",
+    ]
+    sheet.append(header)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for row in rows:
+        values = [row.cells.get(c.number) for c in columns]
+        sheet.append(
+            [row.group, row.code, row.label, *(_plain(v) for v in values), row.explanation]
+        )
+    widths = [10, 30, 40, *(20 for _ in columns), 90]
+    from openpyxl.utils import get_column_letter
+
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = "A2"
+
+
+def _plain(value: object) -> object:
+    return value if not isinstance(value, bool) else ("TRUE" if value else "FALSE")
+
+
 def form_workbook_bytes(
     report: ReportSet, layout: FormLayout, *, signed_on: dt.date | None = None
 ) -> bytes:
@@ -173,6 +208,9 @@ def form_workbook_bytes(
     for lang in LANGS:
         sheet = workbook.create_sheet(sheet_title(layout.form, lang))
         write_sheet(sheet, render_form(report, layout, lang, signed_on=signed_on))
+    details = detail_rows(report, layout.form)
+    if details:
+        write_details(workbook.create_sheet(f"{layout.form} детализация"), layout, details)
     workbook.properties.title = f"{layout.form} {report.period} {report.branch.name}"
     workbook.properties.creator = "Saqta"
     buffer = io.BytesIO()
