@@ -117,7 +117,7 @@ class Reinsurer:
 class Placement:
     reinsurer: Reinsurer
     group: ReinsurerGroup
-    shown: str | None  # column 2: the grade as published, or the ratio
+    shown: str | Decimal | None  # column 2: the grade as published, or the ratio (a number)
     explanation: str
     rating: ResolvedRating | None
 
@@ -170,8 +170,7 @@ def place_reinsurer(ctx: Context, reinsurer: Reinsurer) -> Placement:
         group = next(g for g in groups if g.unrated)
         text = f"no international rating in force at {ctx.on}: group {group.group}"
         return Placement(reinsurer, group, None, text, None)
-    rated = f"rating {', '.join(r.describe() for r in ratings)} meets neither group 7 nor 8; "
-    prefix = rated if ratings else f"no rating in force at {ctx.on}; "
+    prefix = f"no rating in force at {ctx.on}; "
     ratio_groups = [g for g in groups if g.ratio is not None]
     if reinsurer.solvency_ratio is None:
         group = ratio_groups[-1]
@@ -189,7 +188,7 @@ def place_reinsurer(ctx: Context, reinsurer: Reinsurer) -> Placement:
                 prefix + f"solvency margin adequacy ratio {reinsurer.solvency_ratio} "
                 f"{group.ratio.op} {group.ratio.value}: group {group.group}"
             )
-            return Placement(reinsurer, group, str(reinsurer.solvency_ratio), text, None)
+            return Placement(reinsurer, group, reinsurer.solvency_ratio, text, None)
     raise AssertionError("the ratio groups cover every ratio")  # pragma: no cover
 
 
