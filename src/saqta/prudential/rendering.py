@@ -359,6 +359,17 @@ def render_form(
                     label_used = True
                     cells.append(RenderedCell(column.number, "text", label))
                     continue
+            if (
+                value is None
+                and spec is not None
+                and spec.kind == "section"
+                and column.kind == "percent"
+                and row is not None
+                and row.cells
+            ):
+                # a section row is a sum: the form prints "Х" where a share would be
+                cells.append(RenderedCell(column.number, "text", "Х"))
+                continue
             kind = cell_kind(column, spec, value)
             text, number = render_value(value, kind, lang)
             cells.append(RenderedCell(column.number, kind, text, number))
