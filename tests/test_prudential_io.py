@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from saqta.core.errors import InputError
@@ -268,3 +270,25 @@ def test_a_workbook_copied_elsewhere_still_loads(
     shutil.copy(workbook, copy)
     assert load_inputs(copy, today=TODAY) == general
     assert template_workbook().sheetnames[-1] == "lists"
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    amounts=st.lists(
+        st.decimals(min_value=0, max_value=Decimal("9999999999999.99"), places=2),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_any_amount_of_up_to_15_digits_survives_a_workbook_exactly(
+    tmp_path_factory: pytest.TempPathFactory, amounts: list[Decimal]
+) -> None:
+    base = generate_samples(seed=3, months=3).months_data[0].inputs
+    holdings = tuple(
+        h.model_copy(update={"carrying_amount": amounts[i % len(amounts)]})
+        for i, h in enumerate(base.holdings)
+    )
+    inputs = base.model_copy(update={"holdings": holdings})
+    path = write_inputs_xlsx(inputs, tmp_path_factory.mktemp("h") / "inputs.xlsx")
+    loaded = load_inputs(path, today=TODAY)
+    assert [h.carrying_amount for h in loaded.holdings] == [h.carrying_amount for h in holdings]
