@@ -255,3 +255,16 @@ def test_cli_compute_refuses_bad_inputs_and_writes_nothing(tmp_path: Path) -> No
     assert result.exit_code == 1
     assert "sheet 'branch', field 'bin'" in result.output
     assert not out.exists()
+
+
+def test_the_script_loads_in_replay_order_with_its_inputs(samples_dir: Path) -> None:
+    from saqta.prudential.sample import load_script
+
+    events = load_script(samples_dir / "manifest.json")
+    assert [e.submitted_at for e in events] == sorted(e.submitted_at for e in events)
+    assert all(e.inputs.is_file() for e in events)
+    correction = next(e for e in events if e.action == "correct")
+    assert correction.changes and correction.inputs.name == "inputs_correction_1.xlsx"
+    with pytest.raises(InputError, match=r"not a saqta\.prudential\.sample manifest"):
+        bad = samples_dir / "filing_script.json"
+        load_script(bad)

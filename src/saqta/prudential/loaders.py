@@ -26,6 +26,7 @@ import datetime as dt
 import re
 import types
 import typing
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -214,10 +215,10 @@ def _xlsx_sheets(path: Path) -> tuple[dict[str, RawSheet], list[Problem]]:
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"not an XLSX workbook: {exc}", where=str(path)) from exc
     except (OSError, InvalidFileException, KeyError, ValueError) as exc:
         raise InputError(f"cannot open the workbook: {exc}", where=str(path)) from exc
-    except Exception as exc:  # zipfile.BadZipFile and friends: not an XLSX at all
-        raise InputError(f"not an XLSX workbook: {exc}", where=str(path)) from exc
     sheets: dict[str, RawSheet] = {}
     problems: list[Problem] = []
     try:
