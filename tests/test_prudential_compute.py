@@ -498,3 +498,16 @@ def test_a_downgrade_never_raises_a_ratio(scenario: dict[str, Any], which: int) 
             assert new <= old
     assert value(after, "1-PN_O", "400", "4") >= value(before, "1-PN_O", "400", "4")
     assert value(after, "1-PN_V", "8", "5") <= value(before, "1-PN_V", "8", "5")
+
+
+def test_forms_follow_their_layouts(full: ReportSet) -> None:
+    """Renderers can rely on it: layout rows in layout order, cells only in layout columns."""
+    from saqta.prudential.reference import layout
+
+    for code, form in full.forms.items():
+        lay = layout(code, dt.date(2024, 3, 31))
+        assert form.layout_valid_from == lay.valid_from
+        assert [r.code for r in form.rows if r.group is None] == [r.code for r in lay.rows]
+        columns = {c.number for c in lay.columns}
+        for row in form.rows:
+            assert set(row.cells) <= columns, (code, row.code, set(row.cells))

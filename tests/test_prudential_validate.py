@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from saqta.core.money import round_percent, to_thousands
 from saqta.core.rules import packaged_rules_dir
@@ -15,7 +17,7 @@ from saqta.prudential.compute import compute
 from saqta.prudential.inputs import PrudentialInputs
 from saqta.prudential.report import Finding, Form, ReportSet, Row
 from saqta.prudential.validate import INPUT_RULES, revalidate, validate
-from test_prudential_compute import AT, HOLDINGS, RATINGS, TREATIES, make
+from test_prudential_compute import AT, HOLDINGS, RATINGS, TREATIES, amounts, make, scenarios
 
 D = Decimal
 
@@ -203,3 +205,48 @@ def test_severity_comes_from_the_checks_file(tmp_path: Path, report: ReportSet) 
     low = edit(low, "1-PN_S", "4", "3", False)
     assert by_id(validate(low, dirs=dirs), "S-1-breach").severity == "error"
     assert by_id(validate(low), "S-1-breach").severity == "warning"
+
+
+def test_life_rows_110_and_120_are_parts_of_100() -> None:
+    from test_prudential_compute import BRANCH
+
+    life = make(
+        branch={**BRANCH, "line": "life"},
+        methodology={
+            "actual_margin": "9000000", "premium_method": None, "claims_method": None,
+            "life_100": "5000000", "life_110": "3000000", "life_120": "2500000",
+            "life_200": "2000000",
+        },
+    )  # fmt: skip
+    report = compute(life, computed_at=AT)
+    finding = by_id(list(report.findings), "Z-110-120-parts")
+    assert finding.message == "rows 110 3000000 + 120 2500000 = 5500000 exceed row 100 5000000"
+    assert report.has_errors
+    # row 400 above rows 100 + 200 + the 1-PN_M total (7,000,000) cannot come from para 14
+    shifted = edit(report, "1-PN_Z", "400", "4", D(7000001))
+    assert by_id(validate(shifted), "Z-400-includes-M").row == "400"
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios(), life=st.booleans(), margin=amounts)
+def test_computed_report_sets_are_always_consistent(
+    scenario: dict[str, Any], life: bool, margin: str
+) -> None:
+    """Whatever the inputs, compute never produces a form that its own checks reject."""
+    from test_prudential_compute import BRANCH
+
+    changes: dict[str, Any] = dict(scenario)
+    if life:
+        changes["branch"] = {**BRANCH, "line": "life"}
+        changes["methodology"] = {
+            "actual_margin": margin, "premium_method": None, "claims_method": None,
+            "life_100": "5000000", "life_110": "1000000", "life_120": "3000000",
+            "life_200": "2000000",
+        }  # fmt: skip
+    else:
+        changes["methodology"] = {"actual_margin": margin}
+    inputs = make(**changes)
+    report = compute(inputs, computed_at=AT)
+    for findings in (validate(report), validate(report, inputs=inputs)):
+        form_errors = [f for f in findings if f.severity == "error"]
+        assert form_errors == [], form_errors

@@ -89,8 +89,19 @@ class _Checker:
         return a == b
 
 
+_ROWS_CACHE: dict[int, tuple[Form, dict[str, Row]]] = {}
+
+
 def _rows(form: Form) -> dict[str, Row]:
-    return {row.code: row for row in form.rows if row.group is None}
+    """The layout rows of ``form`` by code (detail rows left out), cached for the last forms."""
+    cached = _ROWS_CACHE.get(id(form))
+    if cached is not None and cached[0] is form:
+        return cached[1]
+    rows = {row.code: row for row in form.rows if row.group is None}
+    if len(_ROWS_CACHE) > 32:
+        _ROWS_CACHE.clear()
+    _ROWS_CACHE[id(form)] = (form, rows)
+    return rows
 
 
 def _get(form: Form, code: str, column: str) -> CellValue:
@@ -202,13 +213,17 @@ def _check_m(c: _Checker, form: Form) -> None:
     f: FormCode = "1-PN_M"
     groups = {g.group: g for g in reference.reinsurer_groups(c.on, c.dirs).groups}
     rows = _rows(form)
+    by_group: dict[str, list[Row]] = {}
+    for added in form.rows:
+        if added.group is not None:
+            by_group.setdefault(added.group, []).append(added)
     total3 = ZERO
     total5 = ZERO
     for code, group in groups.items():
         row = rows.get(code)
         if row is None:
             continue
-        members = [r for r in form.rows if r.group == code]
+        members = by_group.get(code, [])
         if row.cells.get("4") != group.percent:
             c.add(
                 "M-col4",
@@ -274,6 +289,10 @@ def _check_v(c: _Checker, form: Form) -> None:
         layout = reference.layout(f, c.on, c.dirs)
     except RulesError:
         return
+    detail_rows: dict[str, list[Row]] = {}
+    for added in form.rows:
+        if added.group is not None:
+            detail_rows.setdefault(added.group, []).append(added)
     for code, category in categories.items():
         row = rows.get(code)
         if row is None:
@@ -319,7 +338,7 @@ def _check_v(c: _Checker, form: Form) -> None:
                 row=code,
                 column="5",
             )
-        details = [r for r in form.rows if r.group == code]
+        details = detail_rows.get(code, [])
         if details:
             columns = ("3",) if category.cash_cap else ("3", "5")
             for column in columns:
