@@ -170,8 +170,11 @@ def sample(
     months: int = typer.Option(12, "--months", help="Consecutive months"),
     file_format: str = typer.Option("xlsx", "--format", help="xlsx (workbooks) or csv (folders)"),
 ) -> None:
-    """Write sample inputs of three branches (general, life, reinsurer), one workbook per branch
-    and month, a filing script (late, corrected and missing filings) and a manifest."""
+    """Write sample inputs of three branches (general, life, reinsurer) and a filing script.
+
+    One workbook (or CSV folder) per branch and month, the corrected inputs, the filing script
+    (on-time, late, corrected and missing filings) and a manifest with every file's SHA-256.
+    """
     from saqta.core.errors import InputError
     from saqta.prudential.sample import write_samples
 
