@@ -128,6 +128,8 @@ class RenderedForm:
     branch: Mapping[str, str]  # name, address, phone, email, signer, executor, bin
 
     def column_label(self, column: ColumnSpec) -> str:
+        if column_role(column) == "number":
+            return "№"  # the numbering column is headed "№" whatever quoting the layout keeps
         return column.label_kk if self.lang == "kk" else column.label_ru
 
 
