@@ -360,3 +360,29 @@ def test_overview_json_is_exact(registered: Engine, tmp_path: Path) -> None:
     assert (a["status"], a["days_late"]) == ("on_time", 0)  # 23:59 on the deadline, local time
     assert a["hla_ratio"] == str(Decimal("2800000") / Decimal("2100000"))
     assert json.loads(json.dumps(data)) == data
+
+
+def test_xml_and_json_report_documents_are_received(registered: Engine, tmp_path: Path) -> None:
+    from saqta.prudential.render_json import report_json
+    from saqta.prudential.render_xml import filing_xml
+
+    a, b = report("2025-01", bin_=BIN_A), report("2025-01", bin_=BIN_B)
+    inbox = tmp_path / "in"
+    write(inbox, "a.xml", filing_xml(a))
+    write(inbox, "b.json", report_json(b).encode("utf-8"))
+    broken = filing_xml(report("2025-01", bin_=BIN_C)).replace(b'period="2025-01"', b'period="25"')
+    write(inbox, "c.xml", broken)
+    result = intake(registered, [inbox], received_at=kz_time(2025, 2, 3, 9), validator=cross_form)
+    items = {i.source: i for i in result.items}
+    assert {k: v.outcome for k, v in items.items()} == {
+        "a.xml": "accepted",
+        "b.json": "accepted",
+        "c.xml": "rejected",
+    }
+    assert [f.rule_id for f in items["c.xml"].findings] == ["intake.schema"]
+    assert items["c.xml"].findings[0].message.startswith("c.xml: /filing")
+    with session_scope(registered) as session:
+        stored = {r.source_name: r for r in session.scalars(select(Receipt))}
+    assert stored["a.xml"].payload == canonical_json(a).decode()  # the same report, exactly
+    assert stored["b.json"].payload == canonical_json(b).decode()
+    assert stored["c.xml"].content == broken  # kept as received

@@ -64,8 +64,16 @@ def _natural(code: str) -> tuple[tuple[int, int | str], ...]:
     )
 
 
-def _cell_json(value: CellValue) -> Any:
-    return decimal_text(value) if isinstance(value, Decimal) else value
+def _cell_json(value: CellValue) -> dict[str, Any]:
+    """A typed cell, as in the JSON report format: nothing is guessed on reading, and an amount
+    is a decimal string that no JSON reader turns into a float."""
+    if value is None:
+        return {"type": "empty"}
+    if isinstance(value, bool):
+        return {"type": "flag", "value": value}
+    if isinstance(value, str):
+        return {"type": "text", "value": value}
+    return {"type": "decimal", "value": decimal_text(value)}
 
 
 def _row_json(row: Row) -> dict[str, Any]:
@@ -138,11 +146,74 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
 
 
+REPORT_FORMAT = "saqta.prudential.report"
+"""The ``format`` of the JSON report document (``{"format": ..., "version": 1, "report": ...}``)."""
+
+
+def _decode_cell(cell: Any, where: str) -> CellValue:
+    """A cell: typed (``{"type": "decimal", "value": "1.5"}``) or plain (a number, a string that
+    is a number, another string, true/false, null - read as Pydantic reads JSON)."""
+    if isinstance(cell, dict):
+        kind, value = cell.get("type"), cell.get("value")
+        if kind == "empty" and value is None:
+            return None
+        if kind == "flag" and isinstance(value, bool):
+            return value
+        if kind == "text" and isinstance(value, str):
+            return value
+        if (
+            kind == "decimal"
+            and isinstance(value, str | Decimal | int)
+            and not isinstance(value, bool)
+        ):
+            try:
+                number = Decimal(value)
+            except ArithmeticError:
+                number = Decimal("NaN")
+            if number.is_finite():
+                return number
+        raise InputError(f"not a valid cell: {cell!r}", where=where)
+    if isinstance(cell, bool) or cell is None:
+        return cell
+    if isinstance(cell, int | Decimal):
+        return Decimal(cell)
+    if isinstance(cell, str):
+        try:
+            number = Decimal(cell.strip())
+        except ArithmeticError:
+            return cell
+        return number if number.is_finite() and cell.strip() else cell
+    raise InputError(f"not a valid cell: {cell!r}", where=where)
+
+
+def _decode_cells(data: Any, where: str) -> list[Problem]:
+    """Replace every cell of ``data["forms"]`` by its value, in place; return the problems."""
+    problems: list[Problem] = []
+    forms = data.get("forms") if isinstance(data, dict) else None
+    if not isinstance(forms, dict):
+        return problems
+    for code, form in forms.items():
+        rows = form.get("rows") if isinstance(form, dict) else None
+        for index, row in enumerate(rows if isinstance(rows, list) else []):
+            cells = row.get("cells") if isinstance(row, dict) else None
+            if not isinstance(cells, dict):
+                continue
+            for column, cell in list(cells.items()):
+                try:
+                    cells[column] = _decode_cell(
+                        cell, f"{where}: forms.{code}.rows[{index}].cells.{column}"
+                    )
+                except InputError as exc:
+                    problems += exc.problems
+    return problems
+
+
 def parse_report_json(data: bytes | str, where: str) -> ReportSet:
     """A :class:`ReportSet` from JSON text, exactly.
 
-    Numbers may be written as JSON numbers or as strings: both become exact ``Decimal`` values
-    (a JSON number is never read through a float). Raises :class:`InputError` with one problem
+    Accepts the canonical payload, the JSON report document (``format``
+    ``saqta.prudential.report``: its ``report`` part), and a plain report set. Cells may be typed
+    or plain; numbers are never read through a float. Raises :class:`InputError` with one problem
     per field, ``where`` followed by the field's path (``forms.1-PN_S.rows[2].cells.3``).
     """
     try:
@@ -153,10 +224,17 @@ def parse_report_json(data: bytes | str, where: str) -> ReportSet:
         raw = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
     except ValueError as exc:
         raise InputError(f"not valid JSON: {exc}", where=where) from exc
-    # Exact numbers travel as strings: Pydantic reads JSON numbers through a float.
-    exact = json.dumps(raw, default=decimal_text, ensure_ascii=False)
+    if isinstance(raw, dict) and raw.get("format") == REPORT_FORMAT:
+        if raw.get("version") != 1:
+            raise InputError(f"unsupported version {raw.get('version')!r}", where=where)
+        raw, where = raw.get("report"), f"{where}: report"
+    if not isinstance(raw, dict):
+        raise InputError("a report set is a JSON object", where=where)
+    problems = _decode_cells(raw, where)
+    if problems:
+        raise InputError(problems)
     try:
-        return ReportSet.model_validate_json(exact)
+        return ReportSet.model_validate(raw)
     except ValidationError as exc:
         raise InputError(
             [
@@ -166,28 +244,31 @@ def parse_report_json(data: bytes | str, where: str) -> ReportSet:
         ) from exc
 
 
-def read_report_file(path: Path) -> ReportSet:
-    """Read a report set from a ``.json`` file, or an ``.xml`` file in the National Bank's
-    format (through the XML reader of :mod:`saqta.prudential`)."""
-    suffix = path.suffix.lower()
+def read_report_bytes(content: bytes, name: str) -> ReportSet:
+    """A report set from a received file's bytes: ``.json`` (see :func:`parse_report_json`) or
+    ``.xml`` (the filing format of ``filing.xsd``, checked against the schema)."""
+    suffix = Path(name).suffix.lower()
     if suffix == ".xml":
-        return _read_xml(path)
+        from saqta.prudential.render_xml import read_xml
+
+        try:
+            return read_xml(content)
+        except InputError as exc:
+            raise InputError(
+                [Problem(p.where.replace("uploaded filing", name, 1), p.what) for p in exc.problems]
+            ) from exc
     if suffix != ".json":
-        raise InputError("expected a .json or .xml report file", where=str(path))
+        raise InputError("expected a .json or .xml report file", where=name)
+    return parse_report_json(content, name)
+
+
+def read_report_file(path: Path) -> ReportSet:
+    """Read a report set from a ``.json`` or ``.xml`` file."""
     try:
-        data = path.read_bytes()
+        content = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", where=str(path)) from exc
-    return parse_report_json(data, str(path))
-
-
-def _read_xml(path: Path) -> ReportSet:
-    try:
-        from saqta.prudential.xml import read_xml  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        raise InputError("XML reports cannot be read by this version", where=str(path)) from exc
-    result: ReportSet = read_xml(path)
-    return result
+    return read_report_bytes(content, str(path))
 
 
 # --------------------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ from saqta.prudential.filings import (
     canonical_json,
     decimal_text,
     parse_report_json,
+    read_report_bytes,
 )
 from saqta.prudential.models import (
     BranchLine,
@@ -305,12 +306,7 @@ def _read(path: Path) -> _Arrival:
         finding = _error("intake.format", f"{path.name}: not a .json or .xml report file")
         return _Arrival(path, content, None, None, [finding])
     try:
-        if fmt == "json":
-            report = parse_report_json(content, path.name)
-        else:
-            from saqta.prudential.filings import read_report_file
-
-            report = read_report_file(path)
+        report = read_report_bytes(content, path.name)
     except InputError as exc:
         findings = [_error("intake.schema", str(problem)) for problem in exc.problems]
         return _Arrival(path, content, fmt, None, findings)
