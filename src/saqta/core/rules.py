@@ -370,7 +370,7 @@ def default_rule_dirs() -> list[Path]:
     return [packaged_rules_dir(), *([overrides] if overrides else [])]
 
 
-KIND_MODULES = ["saqta.core.calendar", "saqta.core.reference"]
+KIND_MODULES = ["saqta.core.calendar", "saqta.core.reference", "saqta.prudential.reference"]
 """Modules that register the schemas of the other kinds of rule file when imported."""
 
 
