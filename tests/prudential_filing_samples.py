@@ -104,11 +104,11 @@ def report(
         form="1-PN_O",
         layout_valid_from=date(2024, 1, 5),
         rows=rows(
-            Row(code="100", cells={"3": Decimal("3995800")}),
-            Row(code="200", cells={"3": Decimal("3100000")}),
-            Row(code="300", cells={"3": actual_margin}),
-            Row(code="400", cells={"3": minimum_margin}),
-            Row(code="500", cells={"3": solvency}),
+            Row(code="100", cells={"4": Decimal("3995800")}),
+            Row(code="200", cells={"4": Decimal("3100000")}),
+            Row(code="300", cells={"4": actual_margin}),
+            Row(code="400", cells={"4": minimum_margin}),
+            Row(code="500", cells={"4": solvency}),
         ),
     )
     z = Form(form="1-PN_Z", layout_valid_from=date(2024, 1, 5), rows=())

@@ -41,11 +41,11 @@ def kz_time(*args: int) -> datetime:
 def cross_form(rs: ReportSet) -> Sequence[Finding]:
     """1-PN_S row 3 must equal 1-PN_O row 400 (NBRK No. 25, Annex 2, row 3)."""
 
-    def value(form: str, code: str) -> object:
+    def value(form: str, code: str, column: str) -> object:
         rows = rs.forms[form].rows if form in rs.forms else ()  # type: ignore[index]
-        return next((r.cells.get("3") for r in rows if r.code == code), None)
+        return next((r.cells.get(column) for r in rows if r.code == code), None)
 
-    s3, o400 = value("1-PN_S", "3"), value("1-PN_O", "400")
+    s3, o400 = value("1-PN_S", "3", "3"), value("1-PN_O", "400", "4")
     if s3 != o400:
         return [
             Finding(
@@ -60,7 +60,7 @@ def inconsistent(rs: ReportSet) -> ReportSet:
     """The report with 1-PN_O row 400 changed and nothing else (its own findings say nothing)."""
     o = rs.forms["1-PN_O"]
     rows = tuple(
-        Row(code="400", cells={"3": Decimal("3900000")}) if r.code == "400" else r for r in o.rows
+        Row(code="400", cells={"4": Decimal("3900000")}) if r.code == "400" else r for r in o.rows
     )
     return rs.model_copy(
         update={"forms": {**rs.forms, "1-PN_O": o.model_copy(update={"rows": rows})}}

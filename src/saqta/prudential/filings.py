@@ -38,6 +38,7 @@ from saqta.prudential.report import (
     ColumnKind,
     Finding,
     FormCode,
+    FormLayout,
     ReportSet,
     Row,
 )
@@ -462,6 +463,33 @@ def seed_kind(form: FormCode, row: str, column: str, value: CellValue) -> Column
     return _SEED_COLUMN_KINDS.get((form, column)) or _SEED_ROW_KINDS.get((form, row), "amount")
 
 
+def layout_kind(report: ReportSet) -> KindOf:
+    """Rendering kinds from the layouts ``report`` was computed with (rule files of kind
+    ``prudential_layout``, the edition each form names), as the renderers decide them; the seed's
+    fixed kinds (:func:`seed_kind`) where a layout or a column is not found."""
+    from saqta.core.errors import RulesError
+    from saqta.prudential.reference import layout
+    from saqta.prudential.rendering import cell_kind
+
+    found: dict[str, FormLayout | None] = {}
+
+    def kind_of(form: FormCode, row: str, column: str, value: CellValue) -> ColumnKind:
+        if form not in found:
+            try:
+                edition = report.forms[form].layout_valid_from if form in report.forms else None
+                found[form] = layout(form, edition) if edition is not None else None
+            except RulesError:
+                found[form] = None
+        spec_layout = found[form]
+        columns = {c.number: c for c in spec_layout.columns} if spec_layout else {}
+        if column not in columns or spec_layout is None:
+            return seed_kind(form, row, column, value)
+        spec = next((r for r in spec_layout.rows if r.code == row), None)
+        return cell_kind(columns[column], spec, value)
+
+    return kind_of
+
+
 def render_cell(value: CellValue, kind: ColumnKind) -> str:
     """A cell at the form's precision: thousands of tenge by the 500-tenge rule, ratios and
     percentages to 2 decimals, flags as yes/no."""
@@ -593,4 +621,6 @@ def diff_versions(
 ) -> tuple[FiledVersion, FiledVersion, list[CellChange]]:
     """The two versions and their cell-by-cell difference (old first)."""
     old, new = get_version(session, old_id), get_version(session, new_id)
-    return old, new, diff_report_sets(stored_report(old), stored_report(new), kind_of)
+    old_report, new_report = stored_report(old), stored_report(new)
+    kinds = kind_of if kind_of is not None else layout_kind(new_report)
+    return old, new, diff_report_sets(old_report, new_report, kinds)

@@ -11,7 +11,8 @@ accepted or rejected, with its arrival time and the regulator's own findings. On
 
 1. read as a report set (JSON; XML through the XML reader) - a file that cannot be read is
    rejected with the reader's findings (file, field);
-2. checked for completeness (the five forms, each under its own code);
+2. checked for completeness (1-PN_S, 1-PN_M, 1-PN_V and the line's 1-PN_O or 1-PN_Z, each
+   under its own code);
 3. checked for identity: a valid BIN, on the register, expected for that month, same line of
    business (a different name is a warning);
 4. checked for its period: the reporting month must have ended when the file arrived;
@@ -346,11 +347,14 @@ def _check(
     register_unknown: bool,
 ) -> tuple[list[Finding], dt.date | None]:
     findings: list[Finding] = []
-    # completeness: the five forms, each under its own code
+    # completeness: 1-PN_S, 1-PN_M, 1-PN_V and the line's form (1-PN_O general, 1-PN_Z life),
+    # each under its own code; what the forms hold is the cross-form validation's to check
+    line_form = "1-PN_O" if report.branch.line == "general" else "1-PN_Z"
     for code in FORM_CODES:
         form = report.forms.get(code)
         if form is None:
-            findings.append(_error("intake.schema.forms", f"form {code} is missing", form=code))
+            if code in ("1-PN_S", "1-PN_M", "1-PN_V", line_form):
+                findings.append(_error("intake.schema.forms", f"form {code} is missing", form=code))
         elif form.form != code:
             findings.append(
                 _error("intake.schema.forms", f"form {form.form} filed as {code}", form=code)
