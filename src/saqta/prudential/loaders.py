@@ -97,6 +97,8 @@ def field_kind(model: type[BaseModel], name: str) -> tuple[FieldKind, tuple[str,
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(annotation) if a is not type(None)]
         annotation = options[0] if len(options) == 1 else str
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
     if typing.get_origin(annotation) is Literal:
         return "choice", tuple(str(a) for a in typing.get_args(annotation))
     if annotation is bool:
@@ -174,9 +176,7 @@ def _read_rows(
             continue
         key = str(name).strip()
         if key in positions:
-            problems.append(
-                Problem(f"{where}, row {header_row}", f"column {key!r} appears twice")
-            )
+            problems.append(Problem(f"{where}, row {header_row}", f"column {key!r} appears twice"))
             continue
         positions[key] = index
     missing = [c for c in spec.columns if c not in positions]
@@ -189,9 +189,7 @@ def _read_rows(
         )
     if missing:
         return sheet, problems
-    sheet.column_letters = {
-        c: _column_letter(positions[c]) if excel else "" for c in spec.columns
-    }
+    sheet.column_letters = {c: _column_letter(positions[c]) if excel else "" for c in spec.columns}
     for number, values in iterator:
         cells: dict[str, Cell] = {}
         first = values[0] if values else None
@@ -367,7 +365,9 @@ def _validate_record(
             column = str(error["loc"][0]) if error["loc"] else ""
             if column in failed:
                 continue  # already reported as a conversion problem
-            where = where_of.get(column) or (f"{row_where}, column {column!r}" if column else row_where)
+            where = where_of.get(column) or (
+                f"{row_where}, column {column!r}" if column else row_where
+            )
             problems.append(Problem(where, _pydantic_message(error)))
         return False
     return True
@@ -420,7 +420,7 @@ def _assemble(
                     located.records[spec.key].append((record.row, where_of))
             data[spec.key] = records
             continue
-        values: dict[str, Any] = {}
+        fields: dict[str, Any] = {}
         wheres: dict[str, str] = {}
         for record in sheet.records:
             name_cell = record.cells.get("field")
@@ -431,7 +431,10 @@ def _assemble(
                 continue
             name = str(name_cell.value).strip()
             value_where = _cell_where(
-                sheet.where, record.row, "value", sheet.column_letters.get("value") or None
+                f"{sheet.where}, field {name!r}",
+                record.row,
+                "value",
+                sheet.column_letters.get("value") or None,
             )
             if name not in spec.fields:
                 problems.append(
@@ -447,21 +450,19 @@ def _assemble(
             wheres[name] = value_where
             if value_cell is None:
                 continue
-            kind, choices = (
-                ("text", ()) if name == "period" else field_kind(spec.model, name)
-            )
+            kind, choices = ("text", ()) if name == "period" else field_kind(spec.model, name)
             try:
-                values[name] = convert(value_cell.value, kind, choices)
+                fields[name] = convert(value_cell.value, kind, choices)
             except ValueError as exc:
                 problems.append(Problem(value_where, str(exc)))
         for name in spec.fields:
             wheres.setdefault(name, f"{sheet.where}: field {name!r}")
         if spec.key == "branch":
-            period = values.pop("period", None)
+            period = fields.pop("period", None)
             if period is not None:
                 data["period"] = period
             located.fields["period"] = {"period": wheres["period"]}
-        data[spec.key] = values
+        data[spec.key] = fields
         located.fields[spec.key] = wheres
     return data, located
 
