@@ -148,11 +148,17 @@ def test_identical_refile_is_a_no_op_that_says_so(engine: Engine) -> None:
     first_id, _, _ = _file(engine, report(), filed_at=T0)
     again_id, created, message = _file(engine, report(reverse=True), filed_at=T0 + timedelta(1))
     assert (again_id, created) == (first_id, False)
-    assert (
-        message == f"identical to version 1 (#{first_id}) filed {T0.isoformat()}: nothing recorded"
+    assert message == (
+        f"identical to version 1 (#{first_id}, the current version) filed {T0.isoformat()}: "
+        "nothing recorded"
     )
+    second_id, _, _ = _file(engine, report(repo=Decimal("1")), filed_at=T0 + timedelta(2))
+    # the very first report sent again after its correction is still the same report
+    again_id, created, message = _file(engine, report(), filed_at=T0 + timedelta(3))
+    assert (again_id, created) == (first_id, False)
+    assert f"(#{first_id}, an earlier version)" in message
     with session_scope(engine) as session:
-        assert len(history(session)) == 1
+        assert [v.id for v in history(session)] == [first_id, second_id]
 
 
 def test_history_filters_by_branch_and_period(engine: Engine) -> None:

@@ -386,3 +386,56 @@ def test_xml_and_json_report_documents_are_received(registered: Engine, tmp_path
     assert stored["a.xml"].payload == canonical_json(a).decode()  # the same report, exactly
     assert stored["b.json"].payload == canonical_json(b).decode()
     assert stored["c.xml"].content == broken  # kept as received
+
+
+def test_a_market_of_sample_branches_filing_for_eight_months(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The real chain: sample inputs -> computation -> the branch's filing history -> JSON files
+    -> intake with the real cross-form validation -> the overview, against the filing script:
+    one late filing, one correction, one breach, one month never filed."""
+    from saqta.prudential.regulator import replay_filing_script
+    from saqta.prudential.sample import generate_samples
+
+    samples = generate_samples(seed=1, start="2024-01", months=8)
+    events = replay_filing_script(engine, samples, tmp_path / "outbox")
+    assert len(events) == len(samples.script) == 3 * 8 - 1 + 1  # one missing, one correction
+    for event, planned in zip(events, samples.script, strict=True):
+        assert event.intake.outcome == "accepted", event.intake.findings
+        assert event.intake.deadline == date.fromisoformat(planned["deadline"])
+        late = (event.submitted_at.date() - event.intake.deadline).days
+        if planned["timeliness"] == "on_time":
+            assert event.intake.days_late == 0
+        else:
+            assert event.intake.days_late == late > 0
+    general, life, reinsurer = (plan.profile.bin for plan in samples.plans)
+    as_of = kz_time(2024, 10, 1, 9)
+    table: dict[str, dict[str, tuple[str, int | None, int, bool]]] = {}
+    with session_scope(engine) as session:
+        for month in range(1, 9):
+            view = overview(session, Month(2024, month), as_of=as_of)
+            table[view.period] = {
+                b.bin: (b.status.value, b.days_late, b.versions, bool(b.breaches))
+                for b in view.branches
+            }
+    ok = ("on_time", 0, 1, False)
+    expected = {f"2024-{m:02d}": {general: ok, life: ok, reinsurer: ok} for m in range(1, 9)}
+    expected["2024-02"][life] = ("on_time", 0, 2, False)  # corrected after the deadline
+    expected["2024-03"][general] = ("late", 2, 1, False)  # two working days late
+    expected["2024-07"][reinsurer] = ("on_time", 0, 1, True)  # solvency ratio below 1
+    expected["2024-08"][reinsurer] = ("missing", None, 0, False)
+    assert table == expected
+    with session_scope(engine) as session:
+        history = series(session, reinsurer, months=3, until=Month(2024, 8), as_of=as_of)
+    assert [(r.period, r.status.value) for r in history] == [
+        ("2024-06", "on_time"),
+        ("2024-07", "on_time"),
+        ("2024-08", "missing"),
+    ]
+    breach = history[1].figures
+    assert breach is not None and breach.solvency_ratio is not None
+    assert breach.solvency_ratio < 1 and breach.solvency_met is False
+    # Playing the script again records nothing new on either side.
+    again = replay_filing_script(engine, samples, tmp_path / "outbox")
+    assert {e.intake.outcome for e in again} == {"duplicate"}
+    assert all(e.filed.startswith("identical to version") for e in again)

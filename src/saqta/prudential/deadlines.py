@@ -25,7 +25,7 @@ from typing import Any
 from saqta.core.calendar import WorkingDayCalendar, kazakhstan_calendar
 from saqta.core.errors import InputError, RulesError
 from saqta.core.periods import Month
-from saqta.core.rules import RuleSet, load_rules
+from saqta.core.rules import RuleSet
 
 DEADLINE_RULE = "prudential.filing.deadline_working_day"
 
@@ -67,9 +67,16 @@ class FilingDeadline:
         }
 
 
+def _rules() -> RuleSet:
+    """The rule set, loaded once per process (the prudential context's cache)."""
+    from saqta.prudential.reference import prudential_rules
+
+    return prudential_rules()
+
+
 def deadline_working_day(period: Month, rules: RuleSet | None = None) -> tuple[int, str]:
     """N and its source: the working day of the month after ``period`` the reports are due."""
-    rules = rules if rules is not None else load_rules()
+    rules = rules if rules is not None else _rules()
     found = rules.lookup(DEADLINE_RULE, period.next().first_day)
     if not isinstance(found.value, int) or found.value < 1:
         raise RulesError(
@@ -124,7 +131,7 @@ def filing_calendar(
     if not 1 <= year <= 9999:
         raise InputError("expected a four-digit year", where=f"year {year}")
     calendar = calendar if calendar is not None else kazakhstan_calendar()
-    rules = rules if rules is not None else load_rules()
+    rules = rules if rules is not None else _rules()
     result: list[FilingDeadline] = []
     first_out_of_force: RulesError | None = None
     for offset in range(12):

@@ -314,7 +314,9 @@ def file_version(
     - The first filing of a branch's month is version 1. A later filing with a different payload
       is a correction: version ``n + 1`` replacing the current version ``n``. ``replaces``, when
       given, must be the id of that current version (a guard against correcting a stale copy).
-    - Filing the payload of the current version again writes nothing and says so.
+    - Filing the payload of a version already filed for that month again writes nothing and
+      says so (the payload includes the computation time, so a recomputed report, even with the
+      same figures, is a new version; the very same report is not).
     - ``signer`` defaults to the report's signer; ``filed_at`` (aware) defaults to now.
     - A report with error findings is refused unless ``allow_errors``: the regulator would
       reject it.
@@ -350,13 +352,15 @@ def file_version(
             f"a correction must replace the current version; {now} is current, not {replaces}",
             where=where,
         )
-    if current is not None and current.payload_sha256 == digest:
+    same = next((v for v in existing if v.payload_sha256 == digest), None)
+    if same is not None:
+        which = "the current version" if same is current else "an earlier version"
         return FilingOutcome(
-            current,
+            same,
             created=False,
             message=(
-                f"identical to version {current.version} (#{current.id}) filed "
-                f"{current.filed_at.isoformat()}: nothing recorded"
+                f"identical to version {same.version} (#{same.id}, {which}) filed "
+                f"{same.filed_at.isoformat()}: nothing recorded"
             ),
         )
     if current is not None and filed_at < current.filed_at:

@@ -23,7 +23,8 @@ accepted or rejected, with its arrival time and the regulator's own findings. On
 
 A file with any error finding is rejected. An accepted file for a month already accepted is a
 correction: a new version linked to the one it replaces. A file whose bytes were already received,
-or whose payload equals the current accepted version, is a duplicate and is not recorded again.
+or whose report equals an accepted version of that month, is a duplicate and is not recorded
+again.
 
 **Overview** (:func:`overview`, :func:`series`). For a month, each branch expected to file is
 ``on_time``, ``late``, ``missing`` (deadline passed, nothing accepted or rejected),
@@ -52,7 +53,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from saqta.core.errors import InputError, Problem, RulesError, SaqtaError
+from saqta.core.errors import InputError, Problem, SaqtaError
 from saqta.core.iin import bin_problem
 from saqta.core.periods import Month, parse_month
 from saqta.prudential.deadlines import filing_deadline
@@ -84,15 +85,11 @@ SUPPORTED_FORMATS = {".json": "json", ".xml": "xml"}
 
 
 def default_validator() -> Validator:
-    """The prudential context's own cross-form validation."""
-    try:
-        from saqta.prudential.validate import (  # type: ignore[import-not-found,unused-ignore]
-            validate,
-        )
-    except ImportError as exc:  # pragma: no cover - present once the computation is installed
-        raise RulesError("the cross-form validation is not available") from exc
-    result: Validator = validate
-    return result
+    """The prudential context's own cross-form validation
+    (:func:`saqta.prudential.validate.validate`): the same checks the branch's computation runs."""
+    from saqta.prudential.validate import validate
+
+    return validate
 
 
 def local_date(moment: dt.datetime) -> dt.date:
@@ -455,11 +452,20 @@ def _receive(
     if report is not None:
         payload = canonical_json(report)
         current = _current_accepted(session, report.branch.bin, report.period)
-        if current is not None and current.payload == payload.decode("utf-8"):
+        digest = hashlib.sha256(payload).hexdigest()
+        same = session.scalars(
+            select(Receipt).where(
+                Receipt.branch_bin == report.branch.bin,
+                Receipt.period == report.period,
+                Receipt.status == ReceiptStatus.ACCEPTED,
+                Receipt.payload_sha256 == digest,
+            )
+        ).first()
+        if same is not None:
             return IntakeItem(
-                source, "duplicate", current.id, current.branch_bin, current.period,
-                current.version, current.replaces_id, current.deadline, current.days_late, (),
-                f"same report as the current version {current.version} (#{current.id}): "
+                source, "duplicate", same.id, same.branch_bin, same.period, same.version,
+                same.replaces_id, same.deadline, same.days_late, (),
+                f"same report as accepted version {same.version} (#{same.id}): "
                 "not recorded again",
             )  # fmt: skip
         checks, deadline = _check(session, report, received_at, validator, register_unknown)
@@ -524,11 +530,11 @@ def intake(
     loses the others, and receiving the same files again records nothing new. ``on_file(done,
     total)`` reports progress. Returns one :class:`IntakeItem` per file.
     """
-    from saqta.core.rules import load_rules
+    from saqta.prudential.reference import prudential_rules
 
     moment = _aware(received_at, "received_at")
     check = validator if validator is not None else default_validator()
-    rules_version = load_rules().version
+    rules_version = prudential_rules().version
     files = receivable_files(paths)
     arrivals = sorted((_read(path) for path in files), key=_arrival_order)
     result = IntakeResult(received_at=moment)
@@ -540,6 +546,88 @@ def intake(
         if on_file is not None:
             on_file(done, len(arrivals))
     return result
+
+
+# --------------------------------------------------------------------------------------------
+# Replaying a filing script (sample branches filing month after month)
+
+
+@dataclass(frozen=True)
+class ReplayEvent:
+    """One step of a filing script as it played out on both sides."""
+
+    action: str  # submit or correct
+    branch_bin: str
+    period: str
+    submitted_at: dt.datetime
+    filed: str  # the branch side's message (filed version n, or identical)
+    intake: IntakeItem  # the regulator's decision
+
+
+def replay_filing_script(
+    engine: Engine,
+    samples: Any,
+    outbox: Path,
+    *,
+    file_format: str = "json",
+    register: bool = True,
+    validator: Validator | None = None,
+) -> list[ReplayEvent]:
+    """Play a sample set's filing script (:func:`saqta.prudential.sample.generate_samples`) on
+    both sides: for each event, compute the month's report from its inputs, record it in the
+    branch's filing history at the submission time, write it (XML or JSON) into
+    ``outbox/<date>/``, and receive that file at the same moment. With ``register`` the sample
+    branches are first put on the register, expected from the first sample month. Re-running it
+    on the same store records nothing twice."""
+    from saqta.prudential.compute import compute
+    from saqta.prudential.filings import file_version
+
+    script_events: list[dict[str, Any]] = samples.script
+    if register:
+        with session_scope(engine) as session:
+            for plan in samples.plans:
+                existing = session.get(RegisteredBranch, plan.profile.bin)
+                if existing is None:
+                    register_branch(
+                        session, plan.profile.bin, plan.profile.name, plan.profile.line,
+                        str(samples.start), now=dt.datetime.now(dt.UTC),
+                    )  # fmt: skip
+    pools = {"submit": samples.months_data, "correct": samples.corrections}
+    events: list[ReplayEvent] = []
+    for event in script_events:
+        at = dt.datetime.fromisoformat(event["submitted_at"])
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=KAZAKHSTAN_TZ)
+        item = next(
+            m for m in pools[event["action"]]
+            if m.branch == event["branch"] and m.period == event["period"]
+        )  # fmt: skip
+        report = compute(item.inputs, item.period, computed_at=at.astimezone(dt.UTC))
+        with session_scope(engine) as session:
+            outcome = file_version(
+                session, report, signer=event.get("signer"), filed_at=at,
+                reason=event.get("reason"), allow_errors=True,
+            )  # fmt: skip
+        folder = outbox / local_date(at).isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        suffix = "" if event["action"] == "submit" else "_correction"
+        name = f"{report.branch.bin}_{report.period}{suffix}.{file_format}"
+        if file_format == "xml":
+            from saqta.prudential.render_xml import filing_xml
+
+            (folder / name).write_bytes(filing_xml(report))
+        else:
+            from saqta.prudential.render_json import report_json
+
+            (folder / name).write_text(report_json(report), encoding="utf-8")
+        result = intake(engine, [folder / name], received_at=at, validator=validator)
+        events.append(
+            ReplayEvent(
+                event["action"], report.branch.bin, report.period, at, outcome.message,
+                result.items[0],
+            )
+        )  # fmt: skip
+    return events
 
 
 # --------------------------------------------------------------------------------------------

@@ -594,9 +594,7 @@ def _rating_history(
         for agency, scale, grade in item.grades:
             since = first - dt.timedelta(days=rng.randrange(40, 700))
             records.append(
-                RatingRecord(
-                    subject=item.code, agency=agency, scale=scale, grade=grade, date=since
-                )
+                RatingRecord(subject=item.code, agency=agency, scale=scale, grade=grade, date=since)
             )
             current[(item.code, agency, scale)] = grade
     records.append(
