@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -307,3 +311,46 @@ def test_diff_of_identical_versions_is_empty(engine: Engine) -> None:
         assert diff_versions(session, old_id, new_id)[2] == []
         with pytest.raises(InputError, match="no such filed version"):
             diff_versions(session, old_id, 999)
+
+
+def test_cli_file_history_and_diff(tmp_path: Path) -> None:
+    from saqta.prudential.render_json import write_json
+
+    env = {**os.environ, "SAQTA_HOME": str(tmp_path / "home"), "SAQTA_DATABASE_URL": ""}
+
+    def saqta(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "saqta", "prudential", *args],
+            capture_output=True, text=True, env=env, check=False,
+        )  # fmt: skip
+
+    first = write_json(report(), tmp_path / "first.json")
+    second = write_json(report(repo=Decimal("201500")), tmp_path / "second.json")
+    result = saqta("file", str(first), "--filed-at", "2025-02-05T10:00")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "filed version 1 (#1), first"
+    again = saqta("file", str(first))
+    assert again.stdout.splitlines()[0] == (
+        "identical to version 1 (#1, the current version) filed 2025-02-05T05:00:00+00:00: "
+        "nothing recorded"
+    )
+    corrected = saqta("file", str(second), "--reason", "REPO revalued", "--replaces", "1")
+    assert corrected.stdout.splitlines()[0] == "filed version 2 (#2), correction of version 1 (#1)"
+    listed = json.loads(saqta("history", "--branch", BIN_A, "--format", "json").stdout)
+    assert [(v["id"], v["version"], v["replaces"], v["current"]) for v in listed] == [
+        (1, 1, None, False), (2, 2, 1, True)]  # fmt: skip
+    assert listed[1]["reason"] == "REPO revalued"
+    diff = saqta("diff", "1", "2", "--format", "csv").stdout.splitlines()
+    assert diff == [
+        "form,row,column,kind,old,new,old_rendered,new_rendered,visible",
+        "1-PN_S,6,3,ratio,1.4,1.39925,1.40,1.40,False",
+        "1-PN_S,7,3,amount,2800000,2798500,2800,2799,True",
+        "1-PN_S,8,3,amount,200000,201500,200,202,True",
+        "1-PN_V,9,5,amount,200000,201500,200,202,True",
+        "1-PN_V,11,5,ratio,1.4,1.39925,1.40,1.40,False",
+    ]
+    missing = saqta("diff", "1", "7")
+    assert (
+        missing.returncode == 1
+        and missing.stderr.strip() == "error version 7: no such filed version"
+    )

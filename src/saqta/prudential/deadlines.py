@@ -20,6 +20,7 @@ import datetime as dt
 import io
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from saqta.core.calendar import WorkingDayCalendar, kazakhstan_calendar
@@ -74,6 +75,16 @@ def _rules() -> RuleSet:
     return prudential_rules()
 
 
+@lru_cache(maxsize=1)
+def _calendar() -> WorkingDayCalendar:
+    """The working-day calendar built from the same cached rule set (one load of the rules per
+    process instead of two)."""
+    from saqta.core.calendar import DayTransferFile
+
+    tables = [d for d in _rules().documents.values() if isinstance(d, DayTransferFile)]
+    return WorkingDayCalendar(tables) if tables else kazakhstan_calendar()
+
+
 def deadline_working_day(period: Month, rules: RuleSet | None = None) -> tuple[int, str]:
     """N and its source: the working day of the month after ``period`` the reports are due."""
     rules = rules if rules is not None else _rules()
@@ -99,7 +110,7 @@ def filing_deadline(
     Raises :class:`InputError` when the month lies outside the calendar's coverage and
     :class:`RulesError` when the resolution is not in force then.
     """
-    calendar = calendar if calendar is not None else kazakhstan_calendar()
+    calendar = calendar if calendar is not None else _calendar()
     n, source = deadline_working_day(period, rules)
     month = period.next()
     nth = calendar.nth_working_day(month, n)
@@ -130,7 +141,7 @@ def filing_calendar(
     """
     if not 1 <= year <= 9999:
         raise InputError("expected a four-digit year", where=f"year {year}")
-    calendar = calendar if calendar is not None else kazakhstan_calendar()
+    calendar = calendar if calendar is not None else _calendar()
     rules = rules if rules is not None else _rules()
     result: list[FilingDeadline] = []
     first_out_of_force: RulesError | None = None
