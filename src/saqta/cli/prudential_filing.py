@@ -51,6 +51,15 @@ def parse_moment(text: str, what: str) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=KAZAKHSTAN_TZ)
 
 
+def local_text(iso: str | None) -> str:
+    """An ISO timestamp shown in Kazakhstan's local time, to the minute."""
+    if not iso:
+        return ""
+    from saqta.prudential.regulator import KAZAKHSTAN_TZ
+
+    return dt.datetime.fromisoformat(iso).astimezone(KAZAKHSTAN_TZ).strftime("%Y-%m-%d %H:%M")
+
+
 def store_engine() -> Engine:
     """The system of record, migrated to the newest schema (a no-op when it already is)."""
     from saqta.store.db import make_engine, upgrade
@@ -216,14 +225,17 @@ def history(
         writer.writerows(rows)
         console.out(buffer.getvalue(), end="", highlight=False)
         return
-    table = Table("id", "branch", "period", "v", "replaces", "filed at", "signer",
-                  "err/warn", "sha256", title="Filed versions")  # fmt: skip
+    table = Table(title="Filed versions")
+    for heading in ("id", "branch", "period", "v", "replaces", "filed at (KZ)", "signer"):
+        table.add_column(heading, no_wrap=heading != "signer")
+    table.add_column("err/warn")
+    table.add_column("sha256", overflow="ellipsis", max_width=12)
     for row in rows:
         mark = "" if row["current"] else " (replaced)"
         table.add_row(
             str(row["id"]), str(row["branch"]), str(row["period"]), f"{row['version']}{mark}",
-            str(row["replaces"] or ""), str(row["filed_at"]), escape(str(row["signer"])),
-            f"{row['errors']}/{row['warnings']}", str(row["sha256"])[:16],
+            str(row["replaces"] or ""), local_text(str(row["filed_at"])),
+            escape(str(row["signer"])), f"{row['errors']}/{row['warnings']}", str(row["sha256"]),
         )  # fmt: skip
     console.print(table)
     console.print(f"{len(rows)} version(s)", highlight=False)

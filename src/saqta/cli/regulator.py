@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from saqta.cli.common import console, progress_bar, report_errors
-from saqta.cli.prudential_filing import parse_moment, store_engine
+from saqta.cli.prudential_filing import local_text, parse_moment, store_engine
 from saqta.core.periods import parse_month
 
 regulator_app = typer.Typer(
@@ -195,8 +195,11 @@ def _ratio(value: str | None) -> str:
 
 
 def _status_table(title: str, rows: list[dict[str, object]], key: str) -> Table:
-    table = Table(key, "status", "deadline", "received", "late", "v", "rej",
-                  "solvency", "HLA", "breaches", title=title)  # fmt: skip
+    table = Table(title=title)
+    headings = (key, "status", "deadline", "received (KZ)", "late", "v", "rej", "solvency", "HLA")
+    for heading in headings:
+        table.add_column(heading, no_wrap=heading != key)
+    table.add_column("breaches")
     for row in rows:
         status = str(row["status"])
         style = _STATUS_STYLE.get(status, "")
@@ -205,7 +208,7 @@ def _status_table(title: str, rows: list[dict[str, object]], key: str) -> Table:
             escape(str(row[key])),
             f"[{style}]{status}[/{style}]",
             str(row["deadline"] or ""),
-            str(row["first_accepted_at"] or "")[:16],
+            local_text(row["first_accepted_at"]),  # type: ignore[arg-type]
             "" if row["days_late"] is None else str(row["days_late"]),
             str(row["versions"]),
             str(row["rejected"]),
