@@ -193,3 +193,17 @@ def test_life_branch_needs_life_rows() -> None:
     data["branch"] = {**data["branch"], "line": "life"}  # type: ignore[dict-item]
     with pytest.raises(InputError, match=r"methodology.life_100: required"):
         parse_inputs(data, today=dt.date(2024, 4, 30))
+
+
+def test_overrides_folder_replaces_a_layout_and_cache_clears(tmp_path: Path) -> None:
+    overrides = tmp_path / "overrides"
+    overrides.mkdir()
+    text = (packaged_rules_dir() / "prudential" / "layout_1pn_o.yaml").read_text(encoding="utf-8")
+    earlier = text.replace("valid_from: 2024-01-01", "valid_from: 2021-03-12")
+    (overrides / "layout_1pn_o.yaml").write_text(earlier, encoding="utf-8")
+    dirs = [packaged_rules_dir(), overrides]
+    assert reference.layout("1-PN_O", dt.date(2023, 12, 31), dirs).valid_from == dt.date(
+        2021, 3, 12
+    )
+    reference.clear_cache()
+    assert reference.layout("1-PN_O", JAN_2024).valid_from == dt.date(2024, 1, 1)

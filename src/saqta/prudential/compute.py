@@ -56,6 +56,10 @@ class Context:
     policy: Policy
     dirs: Sequence[Path] | None
     findings: list[Finding] = field(default_factory=list)
+    severities: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.severities = {k: v.severity for k, v in reference.checks(self.dirs).items()}
 
     def finding(
         self,
@@ -65,12 +69,10 @@ class Context:
         row: str | None = None,
         column: str | None = None,
     ) -> None:
-        spec = reference.checks(self.dirs).get(rule_id)
-        severity = spec.severity if spec is not None else "error"
         self.findings.append(
             Finding(
                 rule_id=rule_id,
-                severity=severity,
+                severity="warning" if self.severities.get(rule_id) == "warning" else "error",
                 message=message,
                 form=form,
                 row=row,
@@ -96,6 +98,14 @@ def _money(value: Decimal) -> str:
     return f"{value:,.2f}"
 
 
+def _n(value: CellValue) -> str:
+    """A number as plain digits for an explanation: 30200000.0 -> 30200000; None -> empty."""
+    if not isinstance(value, Decimal):
+        return "empty" if value is None else str(value)
+    text = format(value.normalize(), "f")
+    return "0" if text == "-0" else text
+
+
 def _ratio(numerator: Decimal, denominator: Decimal) -> Decimal | None:
     return numerator / denominator if denominator > 0 else None
 
@@ -117,7 +127,7 @@ class Reinsurer:
 class Placement:
     reinsurer: Reinsurer
     group: ReinsurerGroup
-    shown: str | None  # column 2: the grade as published, or the ratio
+    shown: str | Decimal | None  # column 2: the grade as published, or the ratio (a number)
     explanation: str
     rating: ResolvedRating | None
 
@@ -170,8 +180,7 @@ def place_reinsurer(ctx: Context, reinsurer: Reinsurer) -> Placement:
         group = next(g for g in groups if g.unrated)
         text = f"no international rating in force at {ctx.on}: group {group.group}"
         return Placement(reinsurer, group, None, text, None)
-    rated = f"rating {', '.join(r.describe() for r in ratings)} meets neither group 7 nor 8; "
-    prefix = rated if ratings else f"no rating in force at {ctx.on}; "
+    prefix = f"no rating in force at {ctx.on}; "
     ratio_groups = [g for g in groups if g.ratio is not None]
     if reinsurer.solvency_ratio is None:
         group = ratio_groups[-1]
@@ -186,10 +195,10 @@ def place_reinsurer(ctx: Context, reinsurer: Reinsurer) -> Placement:
         assert group.ratio is not None
         if group.ratio.holds(reinsurer.solvency_ratio):
             text = (
-                prefix + f"solvency margin adequacy ratio {reinsurer.solvency_ratio} "
-                f"{group.ratio.op} {group.ratio.value}: group {group.group}"
+                prefix + f"solvency margin adequacy ratio {_n(reinsurer.solvency_ratio)} "
+                f"{group.ratio.op} {_n(group.ratio.value)}: group {group.group}"
             )
-            return Placement(reinsurer, group, str(reinsurer.solvency_ratio), text, None)
+            return Placement(reinsurer, group, reinsurer.solvency_ratio, text, None)
     raise AssertionError("the ratio groups cover every ratio")  # pragma: no cover
 
 
@@ -205,7 +214,7 @@ def compute_m(ctx: Context) -> Form:
             ctx.finding(
                 "M-missing-rating",
                 f"{reinsurer.name} ({reinsurer.reinsurer_id}) has no rating in force at "
-                f"{ctx.on}: group {placement.group.group}, {placement.group.percent} % of "
+                f"{ctx.on}: group {placement.group.group}, {_n(placement.group.percent)} % of "
                 f"{_money(reinsurer.ceded)}",
                 form=form,
                 row=placement.group.group,
@@ -219,7 +228,7 @@ def compute_m(ctx: Context) -> Form:
                 "M-resident-no-ratio",
                 f"{reinsurer.name} ({reinsurer.reinsurer_id}) is a resident without a qualifying "
                 f"rating and without a solvency margin ratio: placed in group "
-                f"{placement.group.group} ({placement.group.percent} %)",
+                f"{placement.group.group} ({_n(placement.group.percent)} %)",
                 form=form,
                 row=placement.group.group,
             )
@@ -257,7 +266,7 @@ def compute_m(ctx: Context) -> Form:
                         explanation=(
                             f"{reinsurer.reinsurer_id}, treaties {', '.join(reinsurer.treaties)}: "
                             f"{placement.explanation}; increase {_money(reinsurer.ceded)} x "
-                            f"{group.percent} % = {amount}"
+                            f"{_n(group.percent)} % = {_n(amount)}"
                         ),
                     )
                 )
@@ -269,7 +278,8 @@ def compute_m(ctx: Context) -> Form:
                     cells={"3": ceded, "4": group.percent, "5": increase},
                     explanation=(
                         f"group {spec.code} ({group.criterion_en}; {group.source}): "
-                        f"{len(members)} reinsurer(s), ceded {_money(ceded)}, increase {increase}"
+                        f"{len(members)} reinsurer(s), ceded {_money(ceded)}, increase "
+                        f"{_n(increase)}"
                     ),
                 )
             )
@@ -311,23 +321,32 @@ def _meets(
     ctx: Context, holding: Holding, condition: Condition
 ) -> tuple[bool, ResolvedRating | None]:
     """Whether ``holding`` meets ``condition``, and the rating that decided it (if any)."""
-    checks = [
-        holding.instrument_type in condition.instrument_types,
-        condition.issuer_kinds is None or holding.issuer_kind in condition.issuer_kinds,
-        condition.issuer_residency is None
-        or holding.issuer_residency == condition.issuer_residency,
-        condition.exchange_categories is None
-        or holding.exchange_category in condition.exchange_categories,
-        condition.issuer_shares_premium is None
-        or holding.issuer_shares_premium == condition.issuer_shares_premium,
-        condition.issuer_in_exchange_index is None
-        or holding.issuer_in_exchange_index == condition.issuer_in_exchange_index,
-        condition.main_index_member is None
-        or holding.main_index_member == condition.main_index_member,
-        condition.currency is None or holding.currency == condition.currency,
-        condition.overdue is None or holding.overdue == condition.overdue,
-    ]
-    if not all(checks):
+    if not (
+        holding.instrument_type in condition.instrument_types
+        and (condition.issuer_kinds is None or holding.issuer_kind in condition.issuer_kinds)
+        and (
+            condition.issuer_residency is None
+            or holding.issuer_residency == condition.issuer_residency
+        )
+        and (
+            condition.exchange_categories is None
+            or holding.exchange_category in condition.exchange_categories
+        )
+        and (
+            condition.issuer_shares_premium is None
+            or holding.issuer_shares_premium == condition.issuer_shares_premium
+        )
+        and (
+            condition.issuer_in_exchange_index is None
+            or holding.issuer_in_exchange_index == condition.issuer_in_exchange_index
+        )
+        and (
+            condition.main_index_member is None
+            or holding.main_index_member == condition.main_index_member
+        )
+        and (condition.currency is None or holding.currency == condition.currency)
+        and (condition.overdue is None or holding.overdue == condition.overdue)
+    ):
         return False, None
     if condition.min_stars is not None:
         stars = ctx.book.select(holding.instrument_id, ctx.on, "stars", ctx.policy)
@@ -352,14 +371,32 @@ class Classified:
     explanation: str
 
 
+Candidates = list[tuple[HlaCategory, tuple[Condition, ...]]]
+
+
+def candidates_by_type(categories: Sequence[HlaCategory]) -> dict[str, Candidates]:
+    """For each instrument type, the categories (form order) and their conditions naming it."""
+    index: dict[str, Candidates] = defaultdict(list)
+    for category in categories:
+        types = {t for condition in category.criteria for t in condition.instrument_types}
+        for kind in sorted(types):
+            conditions = tuple(c for c in category.criteria if kind in c.instrument_types)
+            index[kind].append((category, conditions))
+    return index
+
+
 def classify_holding(
-    ctx: Context, holding: Holding, categories: Sequence[HlaCategory]
+    ctx: Context,
+    holding: Holding,
+    categories: Sequence[HlaCategory],
+    index: dict[str, Candidates] | None = None,
 ) -> tuple[list[tuple[HlaCategory, ResolvedRating | None]], HlaCategory | None]:
     """Every category ``holding`` fits (form order) and the suggested one: the highest accepted
     share, the first in form order on a tie."""
+    index = index if index is not None else candidates_by_type(categories)
     matches: list[tuple[HlaCategory, ResolvedRating | None]] = []
-    for category in categories:
-        for condition in category.criteria:
+    for category, conditions in index.get(holding.instrument_type, ()):
+        for condition in conditions:
             ok, rating = _meets(ctx, holding, condition)
             if ok:
                 matches.append((category, rating))
@@ -383,13 +420,14 @@ def _classify_all(ctx: Context, categories: Sequence[HlaCategory]) -> list[Class
     form: FormCode = "1-PN_V"
     by_code = {c.code: c for c in categories}
     overrides = {o.instrument_id: o for o in ctx.inputs.overrides}
+    index = candidates_by_type(categories)
     result = []
     for holding in sorted(ctx.inputs.holdings, key=lambda h: h.instrument_id):
-        matches, suggested = classify_holding(ctx, holding, categories)
+        matches, suggested = classify_holding(ctx, holding, categories, index)
         codes = tuple(c.code for c, _ in matches)
         chosen = suggested
         text = (
-            f"fits {', '.join(codes)}; suggested {suggested.code} ({suggested.share} %)"
+            f"fits {', '.join(codes)}; suggested {suggested.code} ({_n(suggested.share)} %)"
             if suggested is not None
             else "fits no category"
         )
@@ -490,7 +528,7 @@ def compute_v(ctx: Context) -> Form:
             )
         explanation = (
             f"{len(members.get(code, []))} holding(s), carrying {_money(carrying)} x "
-            f"{category.share} % = {amount} ({category.source})"
+            f"{_n(category.share)} % = {_n(amount)} ({category.source})"
         )
         if category.cash_cap:
             cap = cap_share * figures.assets_net_of_reinsurance
@@ -506,7 +544,7 @@ def compute_v(ctx: Context) -> Form:
                 )
                 explanation += (
                     f"; capped at {cap_share} x {_money(figures.assets_net_of_reinsurance)} "
-                    f"= {cap} (excess {amount - cap} not counted)"
+                    f"= {_n(cap)} (excess {_n(amount - cap)} not counted)"
                 )
                 amount = cap
         item_values[code] = (carrying, amount)
@@ -568,7 +606,8 @@ def compute_v(ctx: Context) -> Form:
                     code="11",
                     cells={"5": ratio},
                     explanation=(
-                        f"(row 8 {row8_amount} - row 9 {repo}) / row 10 {reserves} = {ratio}"
+                        f"(row 8 {_n(row8_amount)} - row 9 {_n(repo)}) / row 10 {_n(reserves)} = "
+                        f"{_n(ratio)}"
                         if ratio is not None
                         else "row 10 is zero: the ratio is not defined"
                     ),
@@ -665,13 +704,13 @@ def compute_msm(ctx: Context, increase: Decimal) -> Form:
                     code="400",
                     cells={"4": row400},
                     explanation=(
-                        f"{rule}(row 100 {first}, row 200 {second}) = {base}"
+                        f"{rule}(row 100 {_n(first)}, row 200 {_n(second)}) = {_n(base)}"
                         + (
-                            f" + 1-PN_M total {plus} (para 11) - para 14 decrease {minus}"
+                            f" + 1-PN_M total {_n(plus)} (para 11) - para 14 decrease {_n(minus)}"
                             if adjusted
                             else " (not adjusted: parameter life_msm_adjusted is false)"
                         )
-                        + f" = {row400}"
+                        + f" = {_n(row400)}"
                     ),
                 )
             )
@@ -681,9 +720,9 @@ def compute_msm(ctx: Context, increase: Decimal) -> Form:
                     code="500",
                     cells={"4": ratio},
                     explanation=(
-                        f"row 300 {m.actual_margin} / row 400 {row400} = {ratio}"
+                        f"row 300 {_n(m.actual_margin)} / row 400 {_n(row400)} = {_n(ratio)}"
                         if ratio is not None
-                        else f"row 400 is {row400}: the ratio is not defined"
+                        else f"row 400 is {_n(row400)}: the ratio is not defined"
                     ),
                 )
             )
@@ -712,18 +751,21 @@ def compute_s(ctx: Context, msm: Form, hla: Form) -> Form:
             cell(msm, "400", "4"),
             f"{line_form} row 400 (Methodology paras 4, 8, 11, 12, 14, 15)",
         ),
-        "4": (solvency_met, f"row 1 {ratio} >= {solvency_min}: {'yes' if solvency_met else 'no'}"),
+        "4": (
+            solvency_met,
+            f"row 1 {_n(ratio)} >= {_n(solvency_min)}: {'yes' if solvency_met else 'no'}",
+        ),
         "5": (
             ctx.inputs.figures.minimum_reserve_assets,
             "minimum reserve assets, Methodology appendix 1 (input)",
         ),
         "6": (hla_ratio, "1-PN_V row 11 (Methodology ch. 2 para 2)"),
-        "7": (v8 - v9, f"1-PN_V row 8 {v8} - row 9 {v9} (HLA net of REPO liabilities)"),
+        "7": (v8 - v9, f"1-PN_V row 8 {_n(v8)} - row 9 {_n(v9)} (HLA net of REPO liabilities)"),
         "8": (v9, "1-PN_V row 9"),
         "9": (v10, "1-PN_V row 10"),
         "10": (
             hla_met,
-            f"row 6 {hla_ratio} >= {hla_min}: {'yes' if hla_met else 'no'}"
+            f"row 6 {_n(hla_ratio)} >= {_n(hla_min)}: {'yes' if hla_met else 'no'}"
             + (" (no reserves: the norm is met)" if hla_ratio is None and v10 == 0 else ""),
         ),
     }

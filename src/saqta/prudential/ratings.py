@@ -78,6 +78,7 @@ class RatingBook:
             for kind, grades in scales.reference_scales.items()
         }
         self._history: dict[str, list[ResolvedRating]] = defaultdict(list)
+        self._selected: dict[tuple[str, dt.date, str, str], ResolvedRating | None] = {}
         for record in records:
             resolved = self.resolve(record)
             self._history[resolved.subject].append(resolved)
@@ -153,11 +154,16 @@ class RatingBook:
         self, subject: str | None, on: dt.date, kind: ScaleKind, policy: Policy = "best"
     ) -> ResolvedRating | None:
         """The one grade on reference scale ``kind`` used for ``subject`` on ``on``."""
-        found = [r for r in self.as_of(subject, on) if r.kind == kind]
-        if not found:
+        if subject is None:
             return None
-        ordered = sorted(found, key=lambda r: (r.rank, r.agency, r.scale))
-        return ordered[0] if policy == "best" else ordered[-1]
+        key = (subject, on, kind, policy)
+        if key not in self._selected:
+            found = [r for r in self.as_of(subject, on) if r.kind == kind]
+            ordered = sorted(found, key=lambda r: (r.rank, r.agency, r.scale))
+            self._selected[key] = (
+                None if not ordered else ordered[0] if policy == "best" else ordered[-1]
+            )
+        return self._selected[key]
 
     def in_range(self, rating: ResolvedRating | None, grades: GradeRange) -> bool:
         if rating is None or rating.kind != grades.scale:

@@ -347,8 +347,13 @@ def _rules(dirs: tuple[Path, ...] | None) -> RuleSet:
 
 
 def prudential_rules(dirs: Sequence[Path] | None = None) -> RuleSet:
-    """The loaded rule set (cached per list of folders)."""
+    """The loaded rule set (cached per list of folders; see :func:`clear_cache`)."""
     return _rules(tuple(dirs) if dirs is not None else None)
+
+
+def clear_cache() -> None:
+    """Forget the loaded rules, e.g. after the files of the overrides folder changed."""
+    _rules.cache_clear()
 
 
 def _documents(kind: type[_T], dirs: Sequence[Path] | None) -> list[tuple[Path, _T]]:

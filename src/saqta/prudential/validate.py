@@ -89,8 +89,19 @@ class _Checker:
         return a == b
 
 
+_ROWS_CACHE: dict[int, tuple[Form, dict[str, Row]]] = {}
+
+
 def _rows(form: Form) -> dict[str, Row]:
-    return {row.code: row for row in form.rows if row.group is None}
+    """The layout rows of ``form`` by code (detail rows left out), cached for the last forms."""
+    cached = _ROWS_CACHE.get(id(form))
+    if cached is not None and cached[0] is form:
+        return cached[1]
+    rows = {row.code: row for row in form.rows if row.group is None}
+    if len(_ROWS_CACHE) > 32:
+        _ROWS_CACHE.clear()
+    _ROWS_CACHE[id(form)] = (form, rows)
+    return rows
 
 
 def _get(form: Form, code: str, column: str) -> CellValue:
@@ -102,7 +113,15 @@ def _num(value: CellValue) -> Decimal:
     return value if isinstance(value, Decimal) else ZERO
 
 
+def _plain(value: Decimal) -> str:
+    """A number as plain digits, without exponent or trailing zeros: 30200000.0 -> 30200000."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
 def _fmt(value: CellValue) -> str:
+    if isinstance(value, Decimal):
+        return _plain(value)
     if value is True:
         return "yes"
     if value is False:
@@ -194,18 +213,22 @@ def _check_m(c: _Checker, form: Form) -> None:
     f: FormCode = "1-PN_M"
     groups = {g.group: g for g in reference.reinsurer_groups(c.on, c.dirs).groups}
     rows = _rows(form)
+    by_group: dict[str, list[Row]] = {}
+    for added in form.rows:
+        if added.group is not None:
+            by_group.setdefault(added.group, []).append(added)
     total3 = ZERO
     total5 = ZERO
     for code, group in groups.items():
         row = rows.get(code)
         if row is None:
             continue
-        members = [r for r in form.rows if r.group == code]
+        members = by_group.get(code, [])
         if row.cells.get("4") != group.percent:
             c.add(
                 "M-col4",
                 f"group {code} column 4 is {_fmt(row.cells.get('4'))}, the seed's percentage "
-                f"is {group.percent}",
+                f"is {_fmt(group.percent)}",
                 form=f,
                 row=code,
                 column="4",
@@ -215,7 +238,8 @@ def _check_m(c: _Checker, form: Form) -> None:
             if col4 != group.percent:
                 c.add(
                     "M-col4",
-                    f"{member.label}: column 4 is {_fmt(col4)}, group {code} has {group.percent}",
+                    f"{member.label}: column 4 is {_fmt(col4)}, group {code} has "
+                    f"{_fmt(group.percent)}",
                     form=f,
                     row=member.code,
                     column="4",
@@ -225,7 +249,7 @@ def _check_m(c: _Checker, form: Form) -> None:
                 c.add(
                     "M-col5",
                     f"{member.label}: column 5 is {_fmt(col5)}, column 3 {_fmt(col3)} x column 4 "
-                    f"{_fmt(col4)} % = {expected}",
+                    f"{_fmt(col4)} % = {_fmt(expected)}",
                     form=f,
                     row=member.code,
                     column="5",
@@ -236,7 +260,7 @@ def _check_m(c: _Checker, form: Form) -> None:
                 c.add(
                     "M-group-total",
                     f"group {code} column {column} is {_fmt(row.cells.get(column))}, its "
-                    f"reinsurers add up to {summed}",
+                    f"reinsurers add up to {_fmt(summed)}",
                     form=f,
                     row=code,
                     column=column,
@@ -250,7 +274,7 @@ def _check_m(c: _Checker, form: Form) -> None:
                 c.add(
                     "M-total",
                     f"total column {column} is {_fmt(total.cells.get(column))}, the groups add "
-                    f"up to {summed}",
+                    f"up to {_fmt(summed)}",
                     form=f,
                     row="total",
                     column=column,
@@ -265,6 +289,10 @@ def _check_v(c: _Checker, form: Form) -> None:
         layout = reference.layout(f, c.on, c.dirs)
     except RulesError:
         return
+    detail_rows: dict[str, list[Row]] = {}
+    for added in form.rows:
+        if added.group is not None:
+            detail_rows.setdefault(added.group, []).append(added)
     for code, category in categories.items():
         row = rows.get(code)
         if row is None:
@@ -273,7 +301,8 @@ def _check_v(c: _Checker, form: Form) -> None:
         if col4 != category.share:
             c.add(
                 "V-col4",
-                f"row {code} column 4 is {_fmt(col4)}, the accepted share is {category.share}",
+                f"row {code} column 4 is {_fmt(col4)}, the accepted share is "
+                f"{_fmt(category.share)}",
                 form=f,
                 row=code,
                 column="4",
@@ -289,12 +318,12 @@ def _check_v(c: _Checker, form: Form) -> None:
                 cap_ok = c.same(col5, expected, c.amount_tol)
                 wanted = str(expected)
             else:
-                wanted = f"at most {product}"
+                wanted = f"at most {_fmt(product)}"
             if not cap_ok:
                 c.add(
                     "V-col5",
                     f"row {code} column 5 is {_fmt(col5)}; column 3 {_fmt(col3)} x "
-                    f"{category.share} % = {product}, capped at 1 % of assets net of "
+                    f"{_fmt(category.share)} % = {_fmt(product)}, capped at 1 % of assets net of "
                     f"reinsurance assets: expected {wanted}",
                     form=f,
                     row=code,
@@ -304,12 +333,12 @@ def _check_v(c: _Checker, form: Form) -> None:
             c.add(
                 "V-col5",
                 f"row {code} column 5 is {_fmt(col5)}, column 3 {_fmt(col3)} x "
-                f"{category.share} % = {product}",
+                f"{_fmt(category.share)} % = {_fmt(product)}",
                 form=f,
                 row=code,
                 column="5",
             )
-        details = [r for r in form.rows if r.group == code]
+        details = detail_rows.get(code, [])
         if details:
             columns = ("3",) if category.cash_cap else ("3", "5")
             for column in columns:
@@ -318,7 +347,7 @@ def _check_v(c: _Checker, form: Form) -> None:
                     c.add(
                         "V-detail",
                         f"row {code} column {column} is {_fmt(row.cells.get(column))}, its "
-                        f"holdings add up to {summed}",
+                        f"holdings add up to {_fmt(summed)}",
                         form=f,
                         row=code,
                         column=column,
@@ -334,7 +363,7 @@ def _check_v(c: _Checker, form: Form) -> None:
                 c.add(
                     "V-section-total",
                     f"section {spec.code} column {column} is {_fmt(value)}, rows "
-                    f"{items[0]}-{items[-1]} add up to {summed}",
+                    f"{items[0]}-{items[-1]} add up to {_fmt(summed)}",
                     form=f,
                     row=spec.code,
                     column=column,
@@ -346,7 +375,7 @@ def _check_v(c: _Checker, form: Form) -> None:
     if not c.same(row8, summed, c.amount_tol * len(tops)):
         c.add(
             "V-8-total",
-            f"row 8 is {_fmt(row8)}, rows {', '.join(tops)} add up to {summed}",
+            f"row 8 is {_fmt(row8)}, rows {', '.join(tops)} add up to {_fmt(summed)}",
             form=f,
             row="8",
             column="5",
@@ -358,8 +387,9 @@ def _check_v(c: _Checker, form: Form) -> None:
         if not c.same(row11, expected_ratio, c.ratio_tol):
             c.add(
                 "V-11-ratio",
-                f"row 11 is {_fmt(row11)}, (row 8 {v8} - row 9 {v9}) / row 10 {v10} = "
-                f"{expected_ratio}",
+                f"row 11 is {_fmt(row11)}, (row 8 {_fmt(v8)} - row 9 {_fmt(v9)}) / row 10 "
+                f"{_fmt(v10)} = "
+                f"{_fmt(expected_ratio)}",
                 form=f,
                 row="11",
                 column="5",
@@ -367,7 +397,8 @@ def _check_v(c: _Checker, form: Form) -> None:
     else:
         c.add(
             "V-11-undefined",
-            f"row 10 (reserves net of the reinsurer's share) is {v10}: the HLA adequacy ratio is "
+            f"row 10 (reserves net of the reinsurer's share) is {_fmt(v10)}: the HLA adequacy "
+            "ratio is "
             f"not defined (row 11 is {_fmt(row11)})",
             form=f,
             row="11",
@@ -399,8 +430,9 @@ def _check_msm(c: _Checker, form: Form, m_form: Form | None) -> None:
         if not c.same(r400, expected, c.amount_tol * 3):
             c.add(
                 rule_id,
-                f"row 400 is {r400}; {rule}(row 100 {r100}, row 200 {r200}) = {base}, + 1-PN_M "
-                f"total {increase} - para 14 decrease {decrease} = {expected}",
+                f"row 400 is {_fmt(r400)}; {rule}(row 100 {_fmt(r100)}, row 200 {_fmt(r200)}) = "
+                f"{_fmt(base)}, + 1-PN_M "
+                f"total {_fmt(increase)} - para 14 decrease {_fmt(decrease)} = {_fmt(expected)}",
                 form=f,
                 row="400",
                 column="4",
@@ -408,8 +440,10 @@ def _check_msm(c: _Checker, form: Form, m_form: Form | None) -> None:
     elif r400 > base + increase + c.amount_tol * 3:
         c.add(
             rule_id,
-            f"row 400 is {r400}, more than {rule}(row 100 {r100}, row 200 {r200}) = {base} + "
-            f"1-PN_M total {increase} = {base + increase} (para 14 can only decrease it)",
+            f"row 400 is {_fmt(r400)}, more than {rule}(row 100 {_fmt(r100)}, row 200 "
+            f"{_fmt(r200)}) = {_fmt(base)} + "
+            f"1-PN_M total {_fmt(increase)} = {_fmt(base + increase)} (para 14 can only decrease "
+            "it)",
             form=f,
             row="400",
             column="4",
@@ -421,8 +455,8 @@ def _check_msm(c: _Checker, form: Form, m_form: Form | None) -> None:
         if not c.same(row500, expected_ratio, c.ratio_tol):
             c.add(
                 ratio_id,
-                f"row 500 is {_fmt(row500)}, row 300 {_fmt(r300)} / row 400 {r400} = "
-                f"{expected_ratio}",
+                f"row 500 is {_fmt(row500)}, row 300 {_fmt(r300)} / row 400 {_fmt(r400)} = "
+                f"{_fmt(expected_ratio)}",
                 form=f,
                 row="500",
                 column="4",
@@ -430,7 +464,7 @@ def _check_msm(c: _Checker, form: Form, m_form: Form | None) -> None:
     else:
         c.add(
             "MSM-zero",
-            f"{f} row 400 is {r400}: the solvency margin adequacy ratio cannot be computed",
+            f"{f} row 400 is {_fmt(r400)}: the solvency margin adequacy ratio cannot be computed",
             form=f,
             row="400",
         )
@@ -439,7 +473,8 @@ def _check_msm(c: _Checker, form: Form, m_form: Form | None) -> None:
         if r110 + r120 > r100 + c.amount_tol * 2:
             c.add(
                 "Z-110-120-parts",
-                f"rows 110 {r110} + 120 {r120} = {r110 + r120} exceed row 100 {r100}",
+                f"rows 110 {_fmt(r110)} + 120 {_fmt(r120)} = {_fmt(r110 + r120)} exceed row 100 "
+                f"{_fmt(r100)}",
                 form=f,
                 row="100",
                 column="4",
@@ -477,7 +512,13 @@ def _check_s(c: _Checker, form: Form, msm: Form | None, hla: Form | None) -> Non
         v10, v11 = _get(hla, "10", "5"), _get(hla, "11", "5")
         for code, value, text, rule_id, tol in (
             ("6", v11, "1-PN_V row 11", "S-6-eq-V11", c.ratio_tol),
-            ("7", v8 - v9, f"1-PN_V row 8 {v8} - row 9 {v9}", "S-7-eq-V", c.amount_tol * 2),
+            (
+                "7",
+                v8 - v9,
+                f"1-PN_V row 8 {_fmt(v8)} - row 9 {_fmt(v9)}",
+                "S-7-eq-V",
+                c.amount_tol * 2,
+            ),
             ("8", _get(hla, "9", "5"), "1-PN_V row 9", "S-8-eq-V9", c.amount_tol),
             ("9", v10, "1-PN_V row 10", "S-9-eq-V10", c.amount_tol),
         ):
@@ -494,7 +535,7 @@ def _check_s(c: _Checker, form: Form, msm: Form | None, hla: Form | None) -> Non
     if s["4"] is not expected_flag:
         c.add(
             "S-4-flag",
-            f"row 4 is {_fmt(s['4'])} but row 1 is {_fmt(ratio)} (minimum {solvency_min}): "
+            f"row 4 is {_fmt(s['4'])} but row 1 is {_fmt(ratio)} (minimum {_fmt(solvency_min)}): "
             f"expected {_fmt(expected_flag)}",
             form=f,
             row="4",
@@ -503,7 +544,8 @@ def _check_s(c: _Checker, form: Form, msm: Form | None, hla: Form | None) -> Non
     if isinstance(ratio, Decimal) and ratio < solvency_min:
         c.add(
             "S-1-breach",
-            f"solvency margin adequacy ratio {ratio} is below {solvency_min} (actual margin "
+            f"solvency margin adequacy ratio {_fmt(ratio)} is below {_fmt(solvency_min)} (actual "
+            "margin "
             f"{_fmt(s['2'])}, minimum margin {_fmt(s['3'])})",
             form=f,
             row="1",
@@ -515,7 +557,7 @@ def _check_s(c: _Checker, form: Form, msm: Form | None, hla: Form | None) -> Non
     if s["10"] is not hla_flag:
         c.add(
             "S-10-flag",
-            f"row 10 is {_fmt(s['10'])} but row 6 is {_fmt(hla_ratio)} (minimum {hla_min}): "
+            f"row 10 is {_fmt(s['10'])} but row 6 is {_fmt(hla_ratio)} (minimum {_fmt(hla_min)}): "
             f"expected {_fmt(hla_flag)}",
             form=f,
             row="10",
@@ -524,7 +566,8 @@ def _check_s(c: _Checker, form: Form, msm: Form | None, hla: Form | None) -> Non
     if isinstance(hla_ratio, Decimal) and hla_ratio < hla_min:
         c.add(
             "S-6-breach",
-            f"HLA adequacy ratio {hla_ratio} is below {hla_min} (HLA net of REPO {_fmt(s['7'])}, "
+            f"HLA adequacy ratio {_fmt(hla_ratio)} is below {_fmt(hla_min)} (HLA net of REPO "
+            f"{_fmt(s['7'])}, "
             f"reserves net of the reinsurer's share {_fmt(s['9'])})",
             form=f,
             row="6",
