@@ -26,6 +26,7 @@ import datetime as dt
 import re
 import types
 import typing
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -44,6 +45,7 @@ from saqta.prudential.inputs import (
     PrudentialInputs,
     RatingRecord,
     Treaty,
+    input_problems,
     parse_inputs,
 )
 from saqta.prudential.report import BranchProfile
@@ -213,10 +215,10 @@ def _xlsx_sheets(path: Path) -> tuple[dict[str, RawSheet], list[Problem]]:
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"not an XLSX workbook: {exc}", where=str(path)) from exc
     except (OSError, InvalidFileException, KeyError, ValueError) as exc:
         raise InputError(f"cannot open the workbook: {exc}", where=str(path)) from exc
-    except Exception as exc:  # zipfile.BadZipFile and friends: not an XLSX at all
-        raise InputError(f"not an XLSX workbook: {exc}", where=str(path)) from exc
     sheets: dict[str, RawSheet] = {}
     problems: list[Problem] = []
     try:
@@ -457,6 +459,9 @@ def _assemble(
                 problems.append(Problem(value_where, str(exc)))
         for name in spec.fields:
             wheres.setdefault(name, f"{sheet.where}: field {name!r}")
+        failed = {name for name, where in wheres.items() if any(p.where == where for p in problems)}
+        model_fields = {k: v for k, v in fields.items() if k != "period"}
+        _validate_record(spec, model_fields, wheres, sheet.where, problems, failed)
         if spec.key == "branch":
             period = fields.pop("period", None)
             if period is not None:
@@ -470,9 +475,21 @@ def _assemble(
 _LOCATION = re.compile(r"^(?P<key>[a-z_]+)(?:\[(?P<index>\d+)\])?(?:\.(?P<field>[a-z_0-9]+))?")
 
 
+def _rows_in_message(what: str, located: _Located) -> str:
+    """ "(also holdings[0])" said as "(also row 2)"."""
+
+    def row_of(match: re.Match[str]) -> str:
+        rows = located.records.get(match[1], [])
+        index = int(match[2])
+        return f"row {rows[index][0]}" if index < len(rows) else match[0]
+
+    return re.sub(r"\b([a-z_]+)\[(\d+)\]", row_of, what)
+
+
 def _relocate(problem: Problem, located: _Located, source: str) -> Problem:
-    """A problem of :func:`parse_inputs` ("source: holdings[3].instrument_id") moved to the
-    sheet, row and column it came from."""
+    """A problem of the input checks ("holdings[3].instrument_id") moved to the sheet, row and
+    column it came from."""
+    problem = Problem(problem.where, _rows_in_message(problem.what, located))
     place = problem.where.removeprefix(f"{source}: ").strip()
     match = _LOCATION.match(place)
     if match is None:
@@ -525,21 +542,42 @@ def _finish(
         problems.append(
             Problem(located.fields["branch"]["period"], "the reporting period YYYY-MM is missing")
         )
-    complete = all(spec.name in sheets for spec in SHEETS)
-    if complete:
+    candidate = _candidate(data)
+    if candidate is not None:
+        # checks across records (duplicates, unknown agencies or grades, a future period...) run
+        # on whatever rows are valid, so they are reported together with the cells' problems
+        for problem in input_problems(candidate, today=today):
+            problems.append(_relocate(problem, located, source))
+    if not problems:
         try:
-            inputs = parse_inputs(data, source=source, today=today)
+            return parse_inputs(data, source=source, today=today)
         except InputError as exc:
-            seen = {p.where for p in problems}
-            for problem in exc.problems:
-                moved = _relocate(problem, located, source)
-                if moved.where in seen and moved.what.startswith("missing"):
-                    continue  # the cell's own problem was reported already
-                problems.append(moved)
-        else:
-            if not problems:
-                return inputs
+            problems.extend(_relocate(p, located, source) for p in exc.problems)
     raise InputError(_unique(problems))
+
+
+def _candidate(data: Mapping[str, Any]) -> PrudentialInputs | None:
+    """The inputs built from the valid parts without the cross-record checks, or ``None`` when a
+    part that every check needs (the profile, the figures, the Methodology) is not valid."""
+    try:
+        branch = BranchProfile.model_validate(data.get("branch", {}))
+        figures = Figures.model_validate(data.get("figures", {}))
+        methodology = Methodology.model_validate(data.get("methodology", {}))
+        period = parse_month(str(data["period"])) if data.get("period") else None
+    except (ValidationError, InputError):
+        return None
+    if period is None:
+        return None
+    return PrudentialInputs.model_construct(
+        branch=branch,
+        period=str(period),
+        holdings=tuple(Holding.model_validate(r) for r in data.get("holdings", ())),
+        ratings=tuple(RatingRecord.model_validate(r) for r in data.get("ratings", ())),
+        treaties=tuple(Treaty.model_validate(r) for r in data.get("treaties", ())),
+        figures=figures,
+        methodology=methodology,
+        overrides=tuple(CategoryOverride.model_validate(r) for r in data.get("overrides", ())),
+    )
 
 
 def _unique(problems: Iterable[Problem]) -> list[Problem]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from saqta.prudential.rendering import (
     LANGS,
     Lang,
+    column_role,
     output_name,
     render_all,
     write_atomically,
@@ -83,6 +84,7 @@ def report_html(
         texts=FINDING_TEXTS[lang],
         rules_version=report.rules_version,
         computed_at=report.computed_at.isoformat(timespec="seconds"),
+        role=column_role,
     )
 
 

@@ -22,7 +22,7 @@ import datetime as dt
 import functools
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
@@ -65,6 +65,16 @@ MONTHS_RU_GENITIVE = (
 
 NUMBER_LABELS = frozenset({"№"})
 CODE_LABELS = frozenset({"Код строки", "Жол коды"})
+
+
+def column_role(column: ColumnSpec) -> Literal["number", "code", "other"]:
+    """Whether a text column prints the row's number (№), its code, or something else."""
+    label = column.label_ru.strip().strip('"«»').strip()
+    if label in NUMBER_LABELS:
+        return "number"
+    if label in CODE_LABELS:
+        return "code"
+    return "other"
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,8 @@ class RenderedForm:
     branch: Mapping[str, str]  # name, address, phone, email, signer, executor, bin
 
     def column_label(self, column: ColumnSpec) -> str:
+        if column_role(column) == "number":
+            return "№"  # the numbering column is headed "№" whatever quoting the layout keeps
         return column.label_kk if self.lang == "kk" else column.label_ru
 
 
@@ -255,14 +267,31 @@ def _level(spec: RowSpec, by_code: Mapping[str, RowSpec]) -> int:
     return level
 
 
+PRINTED_DETAILS: frozenset[FormCode] = frozenset({"1-PN_M"})
+"""Forms whose added rows are part of the official form: 1-PN_M prints one row per reinsurer.
+The added rows of 1-PN_V (one per holding) are the audit trail, printed apart
+(:func:`detail_rows`)."""
+
+
+def detail_rows(report: ReportSet, form: FormCode) -> tuple[Row, ...]:
+    """The rows added to a form that its official layout does not print (1-PN_V holdings)."""
+    found = report.forms.get(form)
+    if found is None or form in PRINTED_DETAILS:
+        return ()
+    return tuple(row for row in found.rows if row.group is not None)
+
+
 def _placed_rows(form: Form | None, layout: FormLayout) -> list[tuple[RowSpec | None, Row | None]]:
     """Layout rows in order, each followed by the rows added under it (1-PN_M reinsurers).
 
     A computed row is a fixed row when its code is a layout row's code and it has neither a label
-    nor a group; a row with a group is placed after the last row already placed under that group;
-    any other row is placed after the layout row with its code, or at the end, so none is lost.
+    nor a group; a row with a group is placed after the last row already placed under that group
+    (only in forms that print their added rows, :data:`PRINTED_DETAILS`); any other row is placed
+    after the layout row with its code, or at the end, so none is lost.
     """
     rows = list(form.rows) if form is not None else []
+    if form is not None and form.form not in PRINTED_DETAILS:
+        rows = [row for row in rows if row.group is None]
     fixed: dict[str, Row] = {}
     extra_by_anchor: dict[str, list[Row]] = {}
     unplaced: list[Row] = []
@@ -301,7 +330,7 @@ def render_form(
     """One form of ``report`` as printed in ``lang``, laid out by ``layout``."""
     form = report.forms.get(layout.form)
     by_code = {spec.code: spec for spec in layout.rows}
-    has_code_column = any(col.label_ru in CODE_LABELS for col in layout.columns)
+    has_code_column = any(column_role(col) == "code" for col in layout.columns)
     ordinal = 0
     rendered: list[RenderedRow] = []
     for spec, row in _placed_rows(form, layout):
@@ -317,7 +346,7 @@ def render_form(
         for column in layout.columns:
             value = values.get(column.number)
             if value is None and column.kind == "text":
-                if column.label_ru in NUMBER_LABELS:
+                if column_role(column) == "number":
                     text = (
                         str(ordinal)
                         if has_code_column and spec is not None
@@ -325,13 +354,24 @@ def render_form(
                     )
                     cells.append(RenderedCell(column.number, "text", text))
                     continue
-                if column.label_ru in CODE_LABELS:
+                if column_role(column) == "code":
                     cells.append(RenderedCell(column.number, "text", code if spec else ""))
                     continue
                 if not label_used:
                     label_used = True
                     cells.append(RenderedCell(column.number, "text", label))
                     continue
+            if (
+                value is None
+                and spec is not None
+                and spec.kind == "section"
+                and column.kind == "percent"
+                and row is not None
+                and row.cells
+            ):
+                # a section row is a sum: the form prints "Х" where a share would be
+                cells.append(RenderedCell(column.number, "text", "Х"))
+                continue
             kind = cell_kind(column, spec, value)
             text, number = render_value(value, kind, lang)
             cells.append(RenderedCell(column.number, kind, text, number))
@@ -413,3 +453,40 @@ def write_atomically(path: Path, data: bytes) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def layouts_for(
+    report: ReportSet, dirs: Sequence[Path] | None = None
+) -> dict[FormCode, FormLayout]:
+    """The edition of each form's layout that the report was computed with."""
+    from saqta.prudential.reference import layout
+
+    return {code: layout(code, form.layout_valid_from, dirs) for code, form in report.forms.items()}
+
+
+def write_outputs(
+    report: ReportSet,
+    out: Path,
+    layouts: Mapping[FormCode, FormLayout] | None = None,
+    *,
+    signed_on: dt.date | None = None,
+    xml: bool = True,
+) -> dict[str, list[Path]]:
+    """Every output of a report into the folder ``out``: one XLSX per form (Kazakh and Russian
+    sheets), the XML filing (validated against its schema), the JSON (lossless and rounded) and
+    the printable HTML in both languages. ``xml=False`` leaves the filing out (a report with
+    errors is not to be filed)."""
+    from saqta.prudential.render_html import write_html
+    from saqta.prudential.render_json import write_json
+    from saqta.prudential.render_xlsx import write_xlsx
+    from saqta.prudential.render_xml import write_xml
+
+    layouts = layouts if layouts is not None else layouts_for(report)
+    written: dict[str, list[Path]] = {
+        "xlsx": write_xlsx(report, layouts, out, signed_on=signed_on),
+        "json": [write_json(report, out, layouts, signed_on=signed_on)],
+        "html": write_html(report, layouts, out, signed_on=signed_on),
+    }
+    if xml:
+        written["xml"] = [write_xml(report, out, layouts, signed_on=signed_on)]
+    return written

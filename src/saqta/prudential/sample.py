@@ -34,6 +34,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+from saqta import __version__
 from saqta.core.calendar import kazakhstan_calendar
 from saqta.core.errors import InputError
 from saqta.core.iin import check_digit
@@ -206,7 +207,7 @@ def _bank(bank: str, name: str, kind: str = "kz_second_tier_bank") -> dict[str, 
     return {"issuer_id": bank, "issuer_name": name, "issuer_kind": kind}
 
 
-DALA = _bank("BANK_DALA", 'АО "Dala Bank"')
+DALA = {**_bank("BANK_DALA", 'АО "Dala Bank"'), "issuer_shares_premium": True}
 TENIR = _bank("BANK_TENIR", 'АО "Tenir Bank"')
 SARYARKA = _bank("BANK_SARYARKA", 'АО "Saryarka Bank"')
 ALTAI = _bank("BANK_ALTAI", 'АО "Altai Bank"')
@@ -944,6 +945,7 @@ def write_samples(
         "months": months,
         "file_format": fmt,
         "synthetic": True,
+        "code_version": __version__,
         "branches": [
             {
                 "key": p.key,
@@ -991,3 +993,45 @@ def write_samples(
     manifest_path = out / "manifest.json"
     manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     return manifest_path
+
+
+@dataclass(frozen=True)
+class ScriptEvent:
+    """One step of the filing script, with the inputs it files."""
+
+    action: Literal["submit", "correct"]
+    branch: str
+    bin: str
+    period: str
+    deadline: dt.date
+    submitted_at: dt.datetime
+    timeliness: Literal["on_time", "late", "correction"]
+    signer: str
+    inputs: Path
+    reason: str | None = None
+    changes: tuple[dict[str, str], ...] = ()
+
+
+def load_script(manifest_path: Path) -> list[ScriptEvent]:
+    """The filing script of a sample folder in the order to replay it, with absolute input paths:
+    for each event, ``compute(load_inputs(event.inputs))`` is what the branch files."""
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if not isinstance(manifest, dict) or manifest.get("format") != SAMPLE_FORMAT:
+        raise InputError(f"not a {SAMPLE_FORMAT} manifest", where=str(manifest_path))
+    root = manifest_path.parent
+    return [
+        ScriptEvent(
+            action=event["action"],
+            branch=event["branch"],
+            bin=event["bin"],
+            period=event["period"],
+            deadline=dt.date.fromisoformat(event["deadline"]),
+            submitted_at=dt.datetime.fromisoformat(event["submitted_at"]),
+            timeliness=event["timeliness"],
+            signer=event["signer"],
+            inputs=root / event["inputs"],
+            reason=event.get("reason"),
+            changes=tuple(event.get("changes", ())),
+        )
+        for event in manifest["filing_script"]
+    ]

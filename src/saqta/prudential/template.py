@@ -60,6 +60,10 @@ HELP: dict[str, tuple[str, str]] = {
         "The non-resident parent bank's code (for a subsidiary bank)",
     ),
     "exchange_category": ("Категория/сектор биржи (KASE, AIX)", "Exchange category (KASE, AIX)"),
+    "issuer_shares_premium": (
+        "Акции эмитента в категории «премиум» сектора «акции» площадки «Основная» KASE",
+        "The issuer's shares are in the KASE main market, shares sector, premium category",
+    ),
     "issuer_in_exchange_index": (
         "Акции эмитента в представительском списке индекса биржи (TRUE/FALSE)",
         "The issuer's shares are in the exchange index list (TRUE/FALSE)",
