@@ -22,6 +22,7 @@ from saqta.prudential.regulator import (
     intake,
     list_branches,
     overview,
+    receipts,
     register_branch,
     series,
     statuses_csv,
@@ -169,6 +170,9 @@ def test_intake_records_accepts_rejects_and_the_overview_shows_each_status(
     with session_scope(engine) as session:
         view = overview(session, Month(2025, 1), as_of=kz_time(2025, 2, 20, 12))
         stored = session.scalars(select(Receipt).order_by(Receipt.id)).all()
+        chain = receipts(session, branch=BIN_A, period="2025-01", status=ReceiptStatus.ACCEPTED)
+    assert [(r.version, r.replaces_id) for r in chain] == [
+        (1, None), (2, by_source["a-2025-01.json"].receipt_id)]  # fmt: skip
     assert len(stored) == 9  # 6 + 3, duplicates not recorded
     assert [r.status for r in stored].count(ReceiptStatus.ACCEPTED) == 3
     table = {
@@ -503,6 +507,12 @@ def test_cli_register_intake_overview_series(tmp_path: Path) -> None:
     assert {b["bin"]: b["status"] for b in view["branches"]}[reinsurer.profile.bin] == "missing"
     table = saqta("overview", "--period", "2024-01", "--as-of", "2024-02-20T12:00")
     assert table.returncode == 0 and "3 branch(es): 2 on_time, 0 late, 1 missing" in table.stdout
+    history = json.loads(saqta("receipts", "--status", "rejected", "--format", "json").stdout)
+    assert [(r["source"], r["status"], r["branch"]) for r in history] == [
+        ("garbage.json", "rejected", None)]  # fmt: skip
+    assert history[0]["findings"][0]["rule_id"] == "intake.schema"
+    listing = saqta("receipts", "--period", "2024-01", "--format", "csv").stdout.splitlines()
+    assert len(listing) == 3 and listing[0].startswith("id,received_at,source,status,branch")
     rows = saqta("series", "--branch", general.profile.bin, "--until", "2024-02", "--months", "2",
                  "--as-of", "2024-03-20T00:00", "--format", "csv").stdout.splitlines()  # fmt: skip
     assert [r.split(",")[2:4] for r in rows[1:]] == [["2024-01", "on_time"], ["2024-02", "missing"]]

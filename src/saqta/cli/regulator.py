@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -182,6 +183,87 @@ def intake(
         )
     if result.count("rejected"):
         raise typer.Exit(3)
+
+
+@regulator_app.command("receipts")
+@report_errors(exit_code=1)
+def receipts(
+    branch: str | None = typer.Option(None, "--branch", help="BIN"),
+    period: str | None = typer.Option(None, "--period", help="YYYY-MM"),
+    status: str | None = typer.Option(None, "--status", help="accepted or rejected"),
+    fmt: OutputFormat = typer.Option(OutputFormat.TABLE, "--format"),
+) -> None:
+    """The submission history: every file received, its decision, version, lateness, findings."""
+    from saqta.core.errors import InputError
+    from saqta.prudential.models import ReceiptStatus
+    from saqta.prudential.regulator import receipts as list_receipts
+    from saqta.prudential.regulator import to_json
+    from saqta.store.db import session_scope
+
+    try:
+        wanted = ReceiptStatus(status) if status else None
+    except ValueError:
+        raise InputError("expected accepted or rejected", where=f"--status {status!r}") from None
+    month = str(parse_month(period)) if period else None
+    with session_scope(store_engine()) as session:
+        found = list_receipts(session, branch=branch, period=month, status=wanted)
+    rows: list[dict[str, Any]] = [
+        {
+            "id": r.id,
+            "received_at": r.received_at.isoformat(),
+            "source": r.source_name,
+            "status": r.status.value,
+            "branch": r.branch_bin,
+            "period": r.period,
+            "version": r.version,
+            "replaces": r.replaces_id,
+            "deadline": r.deadline.isoformat() if r.deadline else None,
+            "days_late": r.days_late,
+            "sha256": r.content_sha256,
+            "findings": r.findings,
+        }
+        for r in found
+    ]
+    if fmt is OutputFormat.JSON:
+        console.out(to_json(rows), end="", highlight=False)
+        return
+    if fmt is OutputFormat.CSV:
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        fields = [*RECEIPT_COLUMNS, "errors"]
+        writer = csv.DictWriter(
+            buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n"
+        )
+        writer.writeheader()
+        for row in rows:
+            errors = [f for f in row["findings"] if f["severity"] == "error"]
+            text = "; ".join(f"{f['rule_id']}: {f['message']}" for f in errors)
+            writer.writerow({**row, "errors": text})
+        console.out(buffer.getvalue(), end="", highlight=False)
+        return
+    table = Table(title="Received filings")
+    for heading in ("id", "received (KZ)", "file", "status", "branch", "period", "v", "replaces",
+                    "late"):  # fmt: skip
+        table.add_column(heading, no_wrap=heading != "file")
+    table.add_column("findings")
+    for row in rows:
+        findings = "\n".join(
+            f"{f['severity']} {f['rule_id']}: {f['message']}" for f in row["findings"]
+        )
+        table.add_row(
+            str(row["id"]), local_text(row["received_at"]), escape(row["source"]),
+            row["status"], row["branch"] or "", row["period"] or "",
+            str(row["version"] or ""), str(row["replaces"] or ""),
+            "" if row["days_late"] is None else str(row["days_late"]), escape(findings),
+        )  # fmt: skip
+    console.print(table)
+    console.print(f"{len(rows)} file(s)", highlight=False)
+
+
+RECEIPT_COLUMNS = ("id", "received_at", "source", "status", "branch", "period", "version",
+                   "replaces", "deadline", "days_late", "sha256")  # fmt: skip
 
 
 def _ratio(value: str | None) -> str:

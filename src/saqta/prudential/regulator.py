@@ -548,6 +548,24 @@ def intake(
     return result
 
 
+def receipts(
+    session: Session,
+    *,
+    branch: str | None = None,
+    period: str | None = None,
+    status: ReceiptStatus | None = None,
+) -> list[Receipt]:
+    """Received files, oldest first (filters optional): the regulator's submission history."""
+    stmt = select(Receipt)
+    if branch is not None:
+        stmt = stmt.where(Receipt.branch_bin == branch)
+    if period is not None:
+        stmt = stmt.where(Receipt.period == period)
+    if status is not None:
+        stmt = stmt.where(Receipt.status == status)
+    return list(session.scalars(stmt.order_by(Receipt.received_at, Receipt.id)))
+
+
 # --------------------------------------------------------------------------------------------
 # Replaying a filing script (sample branches filing month after month)
 
