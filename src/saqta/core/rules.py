@@ -49,8 +49,8 @@ from saqta.core.errors import Problem, RulesError
 ValueType = Literal["decimal", "integer", "string", "boolean", "date", "list", "mapping"]
 
 
-class _DecimalLoader(yaml.SafeLoader):
-    """A safe YAML loader that reads every float as an exact ``Decimal``."""
+class _DecimalLoader(yaml.CSafeLoader):
+    """A safe YAML loader (libyaml's C parser) that reads every float as an exact ``Decimal``."""
 
 
 def _construct_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
