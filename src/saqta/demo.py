@@ -189,11 +189,21 @@ def run_demo(out: Path, scale: float, seed: int) -> None:
     console.print(table)
     console.print(f"{lake.count('payments'):,} payment rows in the lake at {lake.root}")
 
+    _step("7. Prudential reporting: three branches over a year, branch and regulator")
+    from saqta.demo_prudential import run_prudential_demo
+
+    engine = make_engine(url)
+    run_prudential_demo(out / "prudential", engine, seed)
+    engine.dispose()
+
     _step("Summary")
     console.print(f"demo finished in {time.perf_counter() - started:.1f} s; outputs in {out}:")
     for name, what in (
         ("country/", "the synthetic country (Parquet) and calibration.json"),
         ("saqta.db", "the system of record (SQLite), unless SAQTA_DATABASE_URL is set"),
         ("lake/", "the facts lake (partitioned Parquet, DuckDB), unless SAQTA_LAKE_DIR is set"),
+        ("prudential/inputs/", "sample input workbooks of three branches, 12 months"),
+        ("prudential/forms/", "one branch-month's forms: XLSX (kk, ru), XML, JSON, HTML"),
+        ("prudential/outbox/", "the filings as sent to the regulator, by day"),
     ):
         console.print(f"  {out / name}  {what}")

@@ -266,7 +266,7 @@ RECEIPT_COLUMNS = ("id", "received_at", "source", "status", "branch", "period", 
                    "replaces", "deadline", "days_late", "sha256")  # fmt: skip
 
 
-def _ratio(value: str | None) -> str:
+def ratio_text(value: str | None) -> str:
     if value is None:
         return ""
     from decimal import Decimal
@@ -276,7 +276,7 @@ def _ratio(value: str | None) -> str:
     return str(round_percent(Decimal(value)))
 
 
-def _status_table(title: str, rows: list[dict[str, object]], key: str) -> Table:
+def status_table(title: str, rows: list[dict[str, object]], key: str) -> Table:
     table = Table(title=title)
     headings = (key, "status", "deadline", "received (KZ)", "late", "v", "rej", "solvency", "HLA")
     for heading in headings:
@@ -294,8 +294,8 @@ def _status_table(title: str, rows: list[dict[str, object]], key: str) -> Table:
             "" if row["days_late"] is None else str(row["days_late"]),
             str(row["versions"]),
             str(row["rejected"]),
-            _ratio(row["solvency_ratio"]),  # type: ignore[arg-type]
-            _ratio(row["hla_ratio"]),  # type: ignore[arg-type]
+            ratio_text(row["solvency_ratio"]),  # type: ignore[arg-type]
+            ratio_text(row["hla_ratio"]),  # type: ignore[arg-type]
             f"[red]{escape(breaches)}[/red]" if breaches else "",
         )
     return table
@@ -327,7 +327,7 @@ def overview(
     rows = [dict(b.as_dict(), name=f"{b.bin} {b.name}") for b in view.branches]
     deadline = view.deadline.isoformat() if view.deadline else "unknown"
     title = f"Prudential reports for {view.period} (deadline {deadline})"
-    console.print(_status_table(title, rows, "name"))
+    console.print(status_table(title, rows, "name"))
     counts = ", ".join(f"{view.count(s)} {s.value}" for s in PeriodStatus)
     console.print(
         f"{len(view.branches)} branch(es): {counts}; {len(view.in_breach)} in breach",
@@ -366,4 +366,4 @@ def series(
         console.out(statuses_csv(rows), end="", highlight=False)
         return
     data = [r.as_dict() for r in rows]
-    console.print(_status_table(f"Branch {branch}", data, "period"))
+    console.print(status_table(f"Branch {branch}", data, "period"))
