@@ -476,9 +476,11 @@ def test_every_answer_matches_the_rows(tmp_path_factory, country, day):
     month = day.replace(day=1)
     for iin in persons:
         mine = [r for r in rows if r["iin"] == iin and r["month"] == month]
+        if not any(r["month"] == month for r in rows):
+            with pytest.raises(EligibilityInputError, match="no status has been computed"):
+                opened.check(iin, day)
+            continue
         answer = opened.check(iin, day)
-        if month.isoformat()[:7] not in opened.info.months:
-            pytest.fail("every month with a row is indexed")
         if not mine:
             assert answer.basis == "no_status" and not answer.insured
             continue
