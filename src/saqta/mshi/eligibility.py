@@ -93,6 +93,7 @@ _STATUS_COLUMNS = (
     "change",
     "run_id",
 )
+_TEXT_COLUMNS = ("basis", "category", "payment_type", "change")
 _PROFILE_SCHEMA = pa.schema(
     [
         ("entitled", pa.bool_()),
@@ -245,30 +246,61 @@ def _days(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(filled.to_numpy(), dtype=np.int32)
 
 
+_POWERS = 10 ** np.arange(11, -1, -1, dtype=np.int64)
+
+
+def _fast_keys(chunk: pa.Array) -> np.ndarray | None:
+    """12-digit texts as ``int64`` straight from the Arrow buffers, or None if any is not."""
+    if chunk.null_count or not pa.types.is_string(chunk.type):
+        return None
+    buffers = chunk.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int32)[
+        chunk.offset : chunk.offset + len(chunk) + 1
+    ]
+    if len(offsets) and not (np.diff(offsets) == 12).all():
+        return None
+    if not len(chunk):
+        return np.empty(0, dtype=np.int64)
+    data = np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    digits = data - np.uint8(48)
+    if digits.size and digits.max() > 9:
+        return None
+    result: np.ndarray = digits.reshape(-1, 12).astype(np.int64) @ _POWERS
+    return result
+
+
 def _iin_keys(values: pa.ChunkedArray | pa.Array, where: str) -> np.ndarray:
     """IIN text as ``int64``; a value that is not 12 digits raises :class:`StoreError`."""
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    parts = [_fast_keys(chunk) for chunk in chunks]
+    if all(part is not None for part in parts):
+        found = [part for part in parts if part is not None]
+        return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
     array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    well_formed = pc.and_(
-        pc.equal(pc.utf8_length(array), 12), pc.match_substring_regex(array, r"^[0-9]{12}$")
-    )
+    well_formed = pc.match_substring_regex(array, r"^[0-9]{12}$")
     bad = pc.invert(pc.fill_null(well_formed, False))
-    if pc.any(bad).as_py():
-        first = pc.index(bad, True).as_py()
-        raise StoreError(
-            f"row {first + 1}: iin {array[first].as_py()!r} is not 12 digits", where=where
-        )
-    return np.asarray(pc.cast(array, pa.int64()).to_numpy(), dtype=np.int64)
+    first = pc.index(bad, True).as_py()
+    raise StoreError(f"row {first + 1}: iin {array[first].as_py()!r} is not 12 digits", where=where)
 
 
-def _read(files: Sequence[Path], columns: Sequence[str], where: str) -> pa.Table:
+def _read(
+    files: Sequence[Path], columns: Sequence[str], where: str, dictionaries: Sequence[str] = ()
+) -> pa.Table:
     tables = []
     for path in files:
         try:
-            table = pq.read_table(path, columns=list(columns))
+            table = pq.read_table(
+                path, columns=list(columns), read_dictionary=list(dictionaries) or None
+            )
         except (OSError, pa.ArrowInvalid, KeyError) as exc:
             raise StoreError(f"cannot read {path.name}: {exc}", where=where) from exc
         tables.append(table)
-    return pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
+    if not tables:
+        return pa.table({})
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise StoreError(f"files of different shapes: {exc}", where=where) from exc
 
 
 def _load_persons(lake_root: Path) -> tuple[np.ndarray, np.ndarray, int]:
@@ -323,9 +355,9 @@ class _Dictionary:
         self.values: list[str | None] = [None]
         self.codes: dict[str | None, int] = {None: 0}
 
-    def encode(self, column: pa.ChunkedArray) -> np.ndarray:
-        encoded = pc.dictionary_encode(column.combine_chunks())
-        local = encoded.dictionary.to_pylist()
+    def _lookup(self, dictionary: pa.Array) -> np.ndarray:
+        """Global codes of a chunk's dictionary, plus a last entry 0 for nulls."""
+        local = dictionary.to_pylist()
         lookup = np.empty(len(local) + 1, dtype=np.int64)
         for position, value in enumerate(local):
             code = self.codes.get(value)
@@ -334,9 +366,19 @@ class _Dictionary:
                 self.values.append(value)
             lookup[position] = code
         lookup[len(local)] = 0
-        indices = np.asarray(pc.fill_null(encoded.indices, len(local)).to_numpy())
-        result: np.ndarray = lookup[indices]
-        return result
+        return lookup
+
+    def encode(self, column: pa.ChunkedArray) -> np.ndarray:
+        """The code of every value (text or dictionary-encoded text) of ``column``."""
+        parts = []
+        for chunk in column.chunks:
+            encoded = chunk if pa.types.is_dictionary(chunk.type) else pc.dictionary_encode(chunk)
+            lookup = self._lookup(encoded.dictionary)
+            indices = pc.fill_null(encoded.indices.cast(pa.int32()), len(lookup) - 1)
+            parts.append(lookup[np.asarray(indices.to_numpy())])
+        if not parts:
+            return np.empty(0, dtype=np.int64)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 class _ProfileTable:
@@ -529,15 +571,24 @@ def build_index(
     rows_total = rows_used = superseded = orphans = 0
     rows_per_month: dict[str, int] = {}
     run_ids: set[int] = set()
+    previous: tuple[pa.ChunkedArray, np.ndarray, np.ndarray] | None = None
+    seen = np.zeros(len(keys), dtype=bool)
     for column, (month, files) in enumerate(months):
         where = f"facts lake {lake}, status of {month}"
-        table = _read(files, _STATUS_COLUMNS, where)
+        table = _read(files, _STATUS_COLUMNS, where, _TEXT_COLUMNS)
         rows_total += table.num_rows
         rows_per_month[str(month)] = table.num_rows
-        iin = _iin_keys(table.column("iin"), where)
-        position = np.searchsorted(keys, iin)
-        np.minimum(position, len(keys) - 1, out=position)
-        known = keys[position] == iin
+        iin_text = table.column("iin")
+        if previous is not None and previous[0].equals(iin_text):
+            # The engine writes the months in the same order: reuse the lookup.
+            iin_text, position, known = previous
+        else:
+            iin = _iin_keys(iin_text, where)
+            position = np.searchsorted(keys, iin)
+            np.minimum(position, len(keys) - 1, out=position)
+            known = keys[position] == iin
+            del iin
+            previous = (iin_text, position, known)
         if not known.all():
             orphans += int((~known).sum())
             table = table.filter(pa.array(known))
@@ -545,7 +596,9 @@ def build_index(
         numbers = profiles.encode(table, where)
         run_column = pc.fill_null(table.column("run_id"), -1)
         run_ids.update(v for v in pc.unique(run_column).to_pylist() if v != -1)
-        if len(np.unique(position)) != len(position):
+        seen[:] = False
+        seen[position] = True
+        if int(np.count_nonzero(seen)) != len(position):
             # Several rows for one person: keep the highest run_id (the last after sorting).
             order = np.lexsort((np.asarray(run_column.to_numpy()), position))
             position, numbers = position[order], numbers[order]
