@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from fhir.resources.R4B.coverageeligibilityresponse import CoverageEligibilityResponse
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
-from saqta.api.app import create_app
+from saqta.api.app import create_app, create_asgi
 from saqta.api.fhir import IIN_SYSTEM
 from saqta.mshi.eligibility import build_index, default_index_root
 from test_mshi_eligibility import SampleLake
@@ -29,10 +29,27 @@ def sample(tmp_path: Path) -> SampleLake:
     return lake
 
 
-@pytest.fixture
-def client(sample: SampleLake):
-    with TestClient(create_app(default_index_root(sample.root))) as test_client:
+@pytest.fixture(params=["fastapi", "fast-path"])
+def client(request, sample: SampleLake):
+    """Every test runs against the FastAPI routes and against what ``saqta serve`` runs."""
+    make = create_app if request.param == "fastapi" else create_asgi
+    with TestClient(make(default_index_root(sample.root))) as test_client:
         yield test_client
+
+
+def test_fast_path_answers_exactly_like_the_route(sample):
+    routes = TestClient(create_app(default_index_root(sample.root)))
+    fast = TestClient(create_asgi(default_index_root(sample.root)))
+    bad = sample.pensioner[:11] + str((int(sample.pensioner[11]) + 1) % 10)
+    queries = [
+        f"/v1/eligibility/{iin}?date={day}"
+        for iin in (sample.pensioner, sample.employee, sample.deceased, sample.stranger, bad, "x")
+        for day in ("2022-01-31", "2022-03-01", "2022-02-30", "2023-01-01", "")
+    ] + [f"/v1/eligibility/{sample.pensioner}?date=2022-01-01&date=2022-02-01"]
+    for query in queries:
+        expected, got = routes.get(query), fast.get(query)
+        assert (got.status_code, got.content) == (expected.status_code, expected.content), query
+        assert got.headers["content-type"] == expected.headers["content-type"]
 
 
 def fhir_request(iin: str, day: str | None = "2022-02-14", **extra) -> dict:

@@ -17,8 +17,11 @@ The handlers only translate HTTP to :meth:`EligibilityIndex.check` and back.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Query, Request
@@ -87,17 +90,6 @@ def today_in_kazakhstan() -> dt.date:
     return dt.datetime.now(KAZAKHSTAN).date()
 
 
-def _problem(status: int, error: str, exc: EligibilityInputError) -> JSONResponse:
-    return JSONResponse(
-        status_code=status,
-        content={
-            "error": error,
-            "detail": str(exc),
-            "problems": [{"field": exc.field, "value": exc.value, "reason": exc.reason}],
-        },
-    )
-
-
 def _input_status(exc: EligibilityInputError) -> tuple[int, str]:
     """400 for a malformed question, 422 for a well-formed date the index cannot answer."""
     if exc.field == "date" and exc.reason.startswith("no status has been computed"):
@@ -105,8 +97,87 @@ def _input_status(exc: EligibilityInputError) -> tuple[int, str]:
     return 400, "invalid_input"
 
 
+def answer(index: EligibilityIndex, iin: str, date: str | None) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and JSON body of ``GET /v1/eligibility/{iin}?date=...``."""
+    on: dt.date | str = date if date is not None else today_in_kazakhstan()
+    try:
+        found = index.check(iin, on)
+    except EligibilityInputError as exc:
+        status, error = _input_status(exc)
+        return status, {
+            "error": error,
+            "detail": str(exc),
+            "problems": [{"field": exc.field, "value": exc.value, "reason": exc.reason}],
+        }
+    if found.outcome is Outcome.UNKNOWN_PERSON:
+        return 404, {
+            "error": "unknown_person",
+            "detail": f"no person with IIN {found.iin} in the register",
+            "problems": [{"field": "iin", "value": found.iin, "reason": found.reason}],
+        }
+    return 200, found.as_json()
+
+
+def _json(content: dict[str, Any]) -> bytes:
+    """JSON exactly as :class:`JSONResponse` renders it."""
+    return json.dumps(
+        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
+
+
+_PREFIX = "/v1/eligibility/"
+
+
+class EligibilityFastPath:
+    """ASGI wrapper answering ``GET /v1/eligibility/{iin}`` without FastAPI's routing.
+
+    The question is the hot path (providers ask it millions of times a month); Starlette's
+    router, FastAPI's parameter handling and response classes cost more than the answer itself.
+    This layer sends exactly what the documented FastAPI route sends (both call :func:`answer`
+    and render JSON the same way) and passes every other request to the application.
+    """
+
+    def __init__(self, app: FastAPI, index: EligibilityIndex) -> None:
+        self.app = app
+        self.index = index
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and path.startswith(_PREFIX)
+            and "/" not in path[len(_PREFIX) :]
+            and len(path) > len(_PREFIX)
+        ):
+            date = None
+            raw = scope.get("query_string", b"")
+            if raw:
+                values = parse_qs(raw.decode("latin-1"), keep_blank_values=True).get("date")
+                if values:
+                    date = values[-1]
+            status, content = answer(self.index, path[len(_PREFIX) :], date)
+            body = _json(content)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-length", str(len(body)).encode()),
+                        (b"content-type", b"application/json"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
 def create_app(index: EligibilityIndex | Path | str) -> FastAPI:
-    """The application answering from ``index`` (an open index, or a path to open once)."""
+    """The application answering from ``index`` (an open index, or a path to open once).
+
+    Serve :func:`create_asgi` in production: the same application with the fast path.
+    """
     opened = index if isinstance(index, EligibilityIndex) else open_index(index)
     app = FastAPI(
         title="Saqta eligibility API",
@@ -139,24 +210,8 @@ def create_app(index: EligibilityIndex | Path | str) -> FastAPI:
             None, description="YYYY-MM-DD; default today in Kazakhstan", examples=["2022-06-15"]
         ),
     ) -> Response:
-        on: dt.date | str = date if date is not None else today_in_kazakhstan()
-        try:
-            answer = opened.check(iin, on)
-        except EligibilityInputError as exc:
-            status, error = _input_status(exc)
-            return _problem(status, error, exc)
-        if answer.outcome is Outcome.UNKNOWN_PERSON:
-            return JSONResponse(
-                status_code=404,
-                content={
-                    "error": "unknown_person",
-                    "detail": f"no person with IIN {answer.iin} in the register",
-                    "problems": [
-                        {"field": "iin", "value": answer.iin, "reason": answer.reason},
-                    ],
-                },
-            )
-        return JSONResponse(answer.as_json())
+        status, content = answer(opened, iin, date)
+        return JSONResponse(content, status_code=status)
 
     @app.post(
         "/fhir/CoverageEligibilityRequest/$check",
@@ -217,3 +272,18 @@ def create_app(index: EligibilityIndex | Path | str) -> FastAPI:
         return Health(status="ok", version=saqta.__version__, index=opened.info.as_json())
 
     return app
+
+
+def create_asgi(index: EligibilityIndex | Path | str) -> EligibilityFastPath:
+    """The application with the fast path for eligibility questions: what ``saqta serve`` runs."""
+    opened = index if isinstance(index, EligibilityIndex) else open_index(index)
+    return EligibilityFastPath(create_app(opened), opened)
+
+
+INDEX_ENVIRONMENT = "SAQTA_ELIGIBILITY_INDEX"
+"""The index path that :func:`asgi_from_environment` opens (for several worker processes)."""
+
+
+def asgi_from_environment() -> EligibilityFastPath:
+    """Uvicorn factory for worker processes: the index named by ``SAQTA_ELIGIBILITY_INDEX``."""
+    return create_asgi(os.environ[INDEX_ENVIRONMENT])

@@ -152,24 +152,39 @@ def serve(
         False, "--preload", help="Read the index into memory instead of memory-mapping it"
     ),
     access_log: bool = typer.Option(False, "--access-log/--no-access-log", help="Log requests"),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Worker processes (they share the memory-mapped index)"
+    ),
 ) -> None:
     """Serve the eligibility API (JSON and FHIR R4) over HTTP; OpenAPI at /docs."""
+    import os
+
     import uvicorn
 
-    from saqta.api.app import create_app
+    from saqta.api.app import INDEX_ENVIRONMENT, create_asgi
     from saqta.mshi.eligibility import open_index
 
     started = time.perf_counter()
     opened = open_index(_index_root(index), preload=preload)
-    app = create_app(opened)
     info = opened.info
     err_console.print(
         f"eligibility index {info.path}: {info.persons:,} persons, months {opened.coverage}, "
         f"opened in {time.perf_counter() - started:.2f} s; serving on http://{host}:{port} "
-        "(OpenAPI at /docs)",
+        f"with {workers} worker(s) (OpenAPI at /docs)",
         highlight=False,
     )
-    uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info", lifespan="off")
+    options = {"host": host, "port": port, "access_log": access_log, "lifespan": "off"}
+    if workers == 1:
+        uvicorn.run(create_asgi(opened), log_level="info", **options)  # type: ignore[arg-type]
+    else:
+        os.environ[INDEX_ENVIRONMENT] = str(opened.folder)
+        uvicorn.run(
+            "saqta.api.app:asgi_from_environment",
+            factory=True,
+            workers=workers,
+            log_level="info",
+            **options,  # type: ignore[arg-type]
+        )
 
 
 def register(app: typer.Typer) -> None:
