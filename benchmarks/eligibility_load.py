@@ -269,7 +269,118 @@ def _sample_iins(index_root: Path, count: int, seed: int) -> list[tuple[str, str
     return sample
 
 
+class _Connection:
+    """One keep-alive HTTP/1.1 connection speaking just enough of the protocol."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def request(self, method: str, target: str, host: str, body: bytes = b"") -> int:
+        head = f"{method} {target} HTTP/1.1\r\nhost: {host}\r\n"
+        if body:
+            head += f"content-type: application/fhir+json\r\ncontent-length: {len(body)}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + body)
+        header = await self.reader.readuntil(b"\r\n\r\n")
+        lines = header.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        length = 0
+        for line in lines[1:]:
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        await self.reader.readexactly(length)
+        return status
+
+
+async def _load_raw(url: str, pairs: list[tuple[str, str]], rate: float, seconds: float) -> dict:
+    """Open loop over raw keep-alive connections: the lightest client, so the server is measured."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    idle: asyncio.Queue[_Connection] = asyncio.Queue()
+    for _ in range(32):
+        idle.put_nowait(_Connection(*await asyncio.open_connection(host, port)))
+    return await _drive(pairs, rate, seconds, idle, f"{host}:{port}")
+
+
+async def _drive(
+    pairs: list[tuple[str, str]], rate: float, seconds: float, idle: asyncio.Queue, host: str
+) -> dict:
+    total = int(rate * seconds)
+    rng = random.Random(7)
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    errors: dict[str, int] = {}
+    expected = {"known": {200}, "unknown": {404}, "invalid": {400}}
+
+    async def one(i: int, scheduled: float) -> None:
+        kind, iin = pairs[i % len(pairs)]
+        day = dt.date(YEAR, 1, 1) + dt.timedelta(days=rng.randrange(365))
+        connection = await idle.get()
+        try:
+            if i % 50 == 0:
+                body = json.dumps(
+                    {
+                        "resourceType": "CoverageEligibilityRequest",
+                        "status": "active",
+                        "purpose": ["validation"],
+                        "created": "2022-06-01",
+                        "insurer": {"display": "MSHI"},
+                        "servicedDate": day.isoformat(),
+                        "patient": {"identifier": {"system": "urn:saqta:sid:kz-iin", "value": iin}},
+                    }
+                ).encode()
+                status = await connection.request(
+                    "POST", "/fhir/CoverageEligibilityRequest/$check", host, body
+                )
+            else:
+                status = await connection.request(
+                    "GET", f"/v1/eligibility/{iin}?date={day.isoformat()}", host
+                )
+            latencies.append(time.perf_counter() - scheduled)
+            key = f"{kind}:{status}"
+            statuses[key] = statuses.get(key, 0) + 1
+            if status not in expected[kind]:
+                errors[key] = errors.get(key, 0) + 1
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+            return  # a broken connection is not put back
+        idle.put_nowait(connection)
+
+    tasks = []
+    start = time.perf_counter() + 0.2
+    for i in range(total):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i, scheduled)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    return _summary(total, latencies, elapsed, statuses, errors)
+
+
+def _summary(total, latencies, elapsed, statuses, errors) -> dict:
+    values = np.array(latencies) * 1000 if latencies else np.zeros(1)
+    return {
+        "requests": total,
+        "completed": len(latencies),
+        "seconds": round(elapsed, 2),
+        "throughput_per_s": round(len(latencies) / elapsed, 1),
+        "latency_ms": {
+            "p50": round(float(np.percentile(values, 50)), 2),
+            "p90": round(float(np.percentile(values, 90)), 2),
+            "p99": round(float(np.percentile(values, 99)), 2),
+            "p999": round(float(np.percentile(values, 99.9)), 2),
+            "max": round(float(values.max()), 2),
+        },
+        "statuses": statuses,
+        "errors": errors,
+    }
+
+
 async def _load(url: str, pairs: list[tuple[str, str]], rate: float, seconds: float) -> dict:
+    """Open loop with httpx's async client (64 keep-alive connections)."""
     import httpx
 
     total = int(rate * seconds)
@@ -325,22 +436,7 @@ async def _load(url: str, pairs: list[tuple[str, str]], rate: float, seconds: fl
             tasks.append(asyncio.create_task(one(i, scheduled)))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - start
-    values = np.array(latencies) * 1000
-    return {
-        "requests": total,
-        "completed": len(latencies),
-        "seconds": round(elapsed, 2),
-        "throughput_per_s": round(len(latencies) / elapsed, 1),
-        "latency_ms": {
-            "p50": round(float(np.percentile(values, 50)), 2),
-            "p90": round(float(np.percentile(values, 90)), 2),
-            "p99": round(float(np.percentile(values, 99)), 2),
-            "p999": round(float(np.percentile(values, 99.9)), 2),
-            "max": round(float(values.max()), 2),
-        },
-        "statuses": statuses,
-        "errors": errors,
-    }
+    return _summary(total, latencies, elapsed, statuses, errors)
 
 
 # --------------------------------------------------------------------------------------------
@@ -362,11 +458,36 @@ def _peak_rss_mb(pid: int) -> dict[str, float]:
     return values
 
 
-def run(lake: Path, index: Path, rate: float, seconds: float, build: bool) -> dict:
+def _server_memory(pid: int) -> dict[str, dict[str, float]]:
+    """Peak and current memory of the server and its worker processes."""
+    found = {str(pid): _peak_rss_mb(pid)}
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        for child in children.read_text().split():
+            found[child] = _peak_rss_mb(int(child))
+    return found
+
+
+def run(
+    lake: Path,
+    index: Path,
+    rate: float,
+    seconds: float,
+    build: bool,
+    workers: int = 1,
+    client: str = "raw",
+) -> dict:
     import httpx
 
     saqta = [sys.executable, "-m", "saqta"]
-    result: dict = {"rate": rate, "seconds": seconds, "cpus": os.cpu_count()}
+    result: dict = {
+        "rate": rate,
+        "seconds": seconds,
+        "cpus": os.cpu_count(),
+        "workers": workers,
+        "client": client,
+        "load_average_before": os.getloadavg(),
+    }
     if build:
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         started = time.perf_counter()
@@ -397,7 +518,18 @@ def run(lake: Path, index: Path, rate: float, seconds: float, build: bool) -> di
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
     server = subprocess.Popen(
-        [*saqta, "serve", "--host", "127.0.0.1", "--port", str(port), "--index", str(index)],
+        [
+            *saqta,
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--index",
+            str(index),
+            "--workers",
+            str(workers),
+        ],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -427,13 +559,15 @@ def run(lake: Path, index: Path, rate: float, seconds: float, build: bool) -> di
                 str(rate),
                 "--seconds",
                 str(seconds),
+                "--client",
+                client,
             ],
             check=True,
             capture_output=True,
             text=True,
         )
         result["load"] = json.loads(load.stdout)
-        result["server_memory_mb"] = _peak_rss_mb(server.pid)
+        result["server_memory_mb"] = _server_memory(server.pid)
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -456,11 +590,14 @@ def main() -> None:
     r.add_argument("--rate", type=float, default=1000.0)
     r.add_argument("--seconds", type=float, default=30.0)
     r.add_argument("--no-build", action="store_true", help="Reuse the current index")
+    r.add_argument("--workers", type=int, default=1)
+    r.add_argument("--client", choices=("raw", "httpx"), default="raw")
     g = sub.add_parser("load")
     g.add_argument("--url", required=True)
     g.add_argument("--iins", type=Path, required=True)
     g.add_argument("--rate", type=float, default=1000.0)
     g.add_argument("--seconds", type=float, default=30.0)
+    g.add_argument("--client", choices=("raw", "httpx"), default="raw")
     args = parser.parse_args()
     if args.command == "prepare":
         prepare(args.synth, args.out)
@@ -471,7 +608,8 @@ def main() -> None:
         )
     else:
         pairs = [tuple(pair) for pair in json.loads(args.iins.read_text())]
-        print(json.dumps(asyncio.run(_load(args.url, pairs, args.rate, args.seconds))))
+        load = _load_raw if args.client == "raw" else _load
+        print(json.dumps(asyncio.run(load(args.url, pairs, args.rate, args.seconds))))
 
 
 if __name__ == "__main__":

@@ -191,6 +191,7 @@ def create_app(index: EligibilityIndex | Path | str) -> FastAPI:
         ),
     )
     app.state.index = opened
+    fhir.warm_up()
     problem_responses: dict[int | str, dict[str, Any]] = {
         400: {"model": ProblemBody, "description": "Invalid IIN or malformed date"},
         404: {"model": ProblemBody, "description": "The IIN is not in the register"},

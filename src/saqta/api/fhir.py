@@ -40,6 +40,13 @@ class FhirRequestError(InputError):
         self.diagnostics = diagnostics
 
 
+def warm_up() -> None:
+    """Import the FHIR models now, so that the first request does not pay for it (~0.5 s)."""
+    import fhir.resources.R4B.coverageeligibilityrequest
+    import fhir.resources.R4B.coverageeligibilityresponse
+    import fhir.resources.R4B.operationoutcome  # noqa: F401
+
+
 def operation_outcome(code: str, diagnostics: str, expression: str | None = None) -> str:
     """An ``OperationOutcome`` with one error issue, as FHIR JSON text."""
     from fhir.resources.R4B.operationoutcome import OperationOutcome
