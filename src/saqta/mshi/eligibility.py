@@ -700,9 +700,10 @@ class EligibilityIndex:
                     where=str(folder),
                 )
             mode: Literal["r"] | None = None if preload else "r"
-            self.keys: np.ndarray = np.load(folder / "keys.npy", mmap_mode=mode)
-            self.death: np.ndarray = np.load(folder / "death.npy", mmap_mode=mode)
-            self.matrix: np.ndarray = np.load(folder / "status.npy", mmap_mode=mode)
+            # Plain ndarray views of the maps: no memmap subclass overhead per lookup.
+            self.keys: np.ndarray = np.asarray(np.load(folder / "keys.npy", mmap_mode=mode))
+            self.death: np.ndarray = np.asarray(np.load(folder / "death.npy", mmap_mode=mode))
+            self.matrix: np.ndarray = np.asarray(np.load(folder / "status.npy", mmap_mode=mode))
             with ipc.open_file(folder / "profiles.arrow") as reader:
                 profiles = reader.read_all()
         except (OSError, ValueError, json.JSONDecodeError, pa.ArrowInvalid) as exc:
