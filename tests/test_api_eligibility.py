@@ -241,7 +241,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_saqta_serve_answers_over_loopback(sample, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_saqta_serve_answers_over_loopback(sample, tmp_path, workers):
     port = _free_port()
     env = {**os.environ, "SAQTA_HOME": str(tmp_path / "home")}
     server = subprocess.Popen(
@@ -256,6 +257,8 @@ def test_saqta_serve_answers_over_loopback(sample, tmp_path):
             str(port),
             "--index",
             str(default_index_root(sample.root)),
+            "--workers",
+            str(workers),
         ],
         env=env,
         stdout=subprocess.PIPE,
