@@ -458,6 +458,19 @@ def _peak_rss_mb(pid: int) -> dict[str, float]:
     return values
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its worker processes, in seconds."""
+    total = 0.0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(child) for child in children.read_text().split()]
+    for one in pids:
+        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def _server_memory(pid: int) -> dict[str, dict[str, float]]:
     """Peak and current memory of the server and its worker processes."""
     found = {str(pid): _peak_rss_mb(pid)}
@@ -546,6 +559,7 @@ def run(
         result["server_start_s"] = round(time.perf_counter() - started, 2)
         pairs_file = index.parent / "load-iins.json"
         pairs_file.write_text(json.dumps(_sample_iins(index, 50_000, seed=11)))
+        cpu_before = _cpu_seconds(server.pid)
         load = subprocess.run(
             [
                 sys.executable,
@@ -567,6 +581,8 @@ def run(
             text=True,
         )
         result["load"] = json.loads(load.stdout)
+        cpu = _cpu_seconds(server.pid) - cpu_before
+        result["server_cpu_ms_per_request"] = round(cpu * 1000 / result["load"]["completed"], 3)
         result["server_memory_mb"] = _server_memory(server.pid)
     finally:
         server.send_signal(signal.SIGINT)
