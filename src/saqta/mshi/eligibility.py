@@ -45,6 +45,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -573,44 +574,58 @@ def build_index(
     run_ids: set[int] = set()
     previous: tuple[pa.ChunkedArray, np.ndarray, np.ndarray] | None = None
     seen = np.zeros(len(keys), dtype=bool)
-    for column, (month, files) in enumerate(months):
+    # The next month is read (Parquet decoding releases the GIL) while this one is encoded.
+    reader = ThreadPoolExecutor(max_workers=1)
+
+    def read_month(number: int) -> Future[pa.Table]:
+        month, files = months[number]
         where = f"facts lake {lake}, status of {month}"
-        table = _read(files, _STATUS_COLUMNS, where, _TEXT_COLUMNS)
-        rows_total += table.num_rows
-        rows_per_month[str(month)] = table.num_rows
-        iin_text = table.column("iin")
-        if previous is not None and previous[0].equals(iin_text):
-            # The engine writes the months in the same order: reuse the lookup.
-            iin_text, position, known = previous
-        else:
-            iin = _iin_keys(iin_text, where)
-            position = np.searchsorted(keys, iin)
-            np.minimum(position, len(keys) - 1, out=position)
-            known = keys[position] == iin
-            del iin
-            previous = (iin_text, position, known)
-        if not known.all():
-            orphans += int((~known).sum())
-            table = table.filter(pa.array(known))
-            position = position[known]
-        numbers = profiles.encode(table, where)
-        run_column = pc.fill_null(table.column("run_id"), -1)
-        run_ids.update(v for v in pc.unique(run_column).to_pylist() if v != -1)
-        seen[:] = False
-        seen[position] = True
-        if int(np.count_nonzero(seen)) != len(position):
-            # Several rows for one person: keep the highest run_id (the last after sorting).
-            order = np.lexsort((np.asarray(run_column.to_numpy()), position))
-            position, numbers = position[order], numbers[order]
-            keep = np.ones(len(position), dtype=bool)
-            keep[:-1] = position[1:] != position[:-1]
-            superseded += int(len(position) - keep.sum())
-            position, numbers = position[keep], numbers[keep]
-        matrix[position, column] = numbers
-        rows_used += len(position)
-        del table
-        if on_month is not None:
-            on_month(column + 1, len(months))
+        return reader.submit(_read, files, _STATUS_COLUMNS, where, _TEXT_COLUMNS)
+
+    pending = read_month(0)
+    try:
+        for column, (month, _files) in enumerate(months):
+            where = f"facts lake {lake}, status of {month}"
+            table = pending.result()
+            if column + 1 < len(months):
+                pending = read_month(column + 1)
+            rows_total += table.num_rows
+            rows_per_month[str(month)] = table.num_rows
+            iin_text = table.column("iin")
+            if previous is not None and previous[0].equals(iin_text):
+                # The engine writes the months in the same order: reuse the lookup.
+                iin_text, position, known = previous
+            else:
+                iin = _iin_keys(iin_text, where)
+                position = np.searchsorted(keys, iin)
+                np.minimum(position, len(keys) - 1, out=position)
+                known = keys[position] == iin
+                del iin
+                previous = (iin_text, position, known)
+            if not known.all():
+                orphans += int((~known).sum())
+                table = table.filter(pa.array(known))
+                position = position[known]
+            numbers = profiles.encode(table, where)
+            run_column = pc.fill_null(table.column("run_id"), -1)
+            run_ids.update(v for v in pc.unique(run_column).to_pylist() if v != -1)
+            seen[:] = False
+            seen[position] = True
+            if int(np.count_nonzero(seen)) != len(position):
+                # Several rows for one person: keep the highest run_id (the last after sorting).
+                order = np.lexsort((np.asarray(run_column.to_numpy()), position))
+                position, numbers = position[order], numbers[order]
+                keep = np.ones(len(position), dtype=bool)
+                keep[:-1] = position[1:] != position[:-1]
+                superseded += int(len(position) - keep.sum())
+                position, numbers = position[keep], numbers[keep]
+            matrix[position, column] = numbers
+            rows_used += len(position)
+            del table
+            if on_month is not None:
+                on_month(column + 1, len(months))
+    finally:
+        reader.shutdown(cancel_futures=True)
 
     profile_table = profiles.to_arrow()
     if profile_table.num_rows <= np.iinfo(np.uint16).max:
