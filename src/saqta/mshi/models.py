@@ -128,4 +128,5 @@ class RefundEvent(Base):
     actor: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     note: Mapped[str | None] = mapped_column(String(1000))
+    lake_transaction: Mapped[str | None] = mapped_column(String(64), unique=True)
     details: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)

@@ -116,6 +116,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=100), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("note", sa.String(length=1000), nullable=True),
+        sa.Column("lake_transaction", sa.String(length=64), nullable=True),
         sa.Column("details", _JSON, nullable=True),
         sa.ForeignKeyConstraint(
             ["refund_id"],
@@ -123,6 +124,9 @@ def upgrade() -> None:
             name=op.f("fk_mshi_refund_events_refund_id_mshi_refunds"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_mshi_refund_events")),
+        sa.UniqueConstraint(
+            "lake_transaction", name=op.f("uq_mshi_refund_events_lake_transaction")
+        ),
     )
     op.create_index(
         op.f("ix_mshi_refund_events_refund_id"),
