@@ -253,7 +253,10 @@ class Problems:
                 columns["value"].append(pa.nulls(n, pa.string()))
             else:
                 text = values.cast(pa.string()) if values.type != pa.string() else values
-                columns["value"].append(pc.utf8_slice_codeunits(text, 0, 200))
+                sliced = pc.utf8_slice_codeunits(text, 0, 200)
+                if isinstance(sliced, pa.ChunkedArray):
+                    sliced = sliced.combine_chunks()
+                columns["value"].append(sliced)
         return pa.table(
             {
                 name: pa.concat_arrays(parts)

@@ -135,6 +135,7 @@ def request_refund(
         raise InputError(str(exc), where="refund amount") from exc
     if value <= 0 or round_tiyn(value) != value:
         raise InputError("must be more than zero, in whole tiyn", where=f"refund amount {amount}")
+    value = round_tiyn(value)  # 40 -> 40.00
     if not reason or not reason.strip():
         raise InputError("say why the amount was paid wrongly", where="refund reason")
     payment = find_payment(lake, reference)

@@ -19,7 +19,8 @@ highest ``loaded_seq``. For state categories, the periods of a person are those 
 Checks (reason codes): the IIN's (``iin_format``, ``iin_birth_date``, ``iin_future``,
 ``iin_checksum``); ``sex_mismatch`` and ``birth_date_mismatch`` (the IIN encodes both);
 ``unknown_sex``; ``unknown_region``; ``future_date``; ``death_before_birth``;
-``unknown_category``; ``inverted_period``; ``unknown_person`` (a category period for an IIN not in
+``unknown_category`` (the aliases of :data:`CATEGORY_ALIASES` are accepted and stored under
+the contract's name); ``inverted_period``; ``unknown_person`` (a category period for an IIN not in
 the register); ``duplicate_in_file``.
 
 Each import of persons also commits a sorted segment of its IINs (as 12-digit integers) under
@@ -72,6 +73,9 @@ __all__ = [
 ]
 
 PERSON_INDEX = "_index/persons"
+CATEGORY_ALIASES = {"other_exempt": "other", "military_conscript": "conscript"}
+"""Other names of state categories, stored under the name of
+:data:`saqta.mshi.schema.STATE_CATEGORIES` (``saqta synth`` writes these)."""
 _EPOCH = np.datetime64("1970-01-01", "D")
 _cache: dict[tuple[str, ...], np.ndarray] = {}
 
@@ -282,6 +286,8 @@ class StateCategoriesValidator(_RegisterValidator):
             raw["iin"],
         )
         category = c["category"]
+        for alias, name in CATEGORY_ALIASES.items():
+            category = pc.if_else(pc.equal(category, alias), pa.scalar(name), category)
         problems.add(
             to_numpy_bool(pc.is_valid(category))
             & ~to_numpy_bool(pc.is_in(category, pa.array(STATE_CATEGORIES))),
