@@ -27,6 +27,7 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -301,12 +302,21 @@ def convert(spec: FieldSpec, values: pa.Array, problems: Problems) -> pa.Array:
     convert (and ``missing`` for an empty required value). Bad values become null."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    if pa.types.is_dictionary(values.type):
-        values = values.cast(values.type.value_type)
     missing = to_numpy_bool(values.is_null())
     if spec.required:
         problems.add(missing, spec.name, "missing", f"{spec.name} is empty")
     kind = spec.type
+    if pa.types.is_dictionary(values.type):
+        if kind == "text":  # checked once per distinct value, kept encoded
+            dictionary = pc.utf8_trim_whitespace(_text(values.dictionary))
+            indices = pc.fill_null(values.indices.cast(pa.int64()), -1).to_numpy(
+                zero_copy_only=False
+            )
+            empty = to_numpy_bool(pc.equal(dictionary, ""))[np.maximum(indices, 0)]
+            if spec.required:
+                problems.add(empty & (indices >= 0), spec.name, "missing", f"{spec.name} is empty")
+            return pa.DictionaryArray.from_arrays(values.indices, dictionary)
+        values = values.cast(values.type.value_type)
     out: pa.Array
     bad: np.ndarray
     if kind == "text":
@@ -470,21 +480,31 @@ class Importer:
             try:
                 self.loaded_seq = next_loaded_seq(self.engine)
                 validator.start(self, transaction)
-                for rows, table in batches:
-                    accepted, problem_table = self._check_batch(rows, table)
-                    result.read += table.num_rows
-                    result.accepted += accepted.num_rows
-                    if accepted.num_rows:
-                        transaction.write(
-                            validator.dataset,
-                            accepted,
-                            validator.partition_by,
-                            use_dictionary=validator.dictionary_columns,
-                        )
-                    if problem_table.num_rows:
-                        found.append(problem_table)
-                    if progress is not None:
-                        progress(result.read, max(total, result.read))
+                # one writer thread: batch k is written while batch k+1 is checked (Arrow and
+                # Parquet release the GIL); at most one batch waits, so memory stays bounded
+                with ThreadPoolExecutor(max_workers=1) as writer:
+                    pending: Future[None] | None = None
+                    for rows, table in batches:
+                        accepted, problem_table = self._check_batch(rows, table)
+                        result.read += table.num_rows
+                        result.accepted += accepted.num_rows
+                        if pending is not None:
+                            pending.result()
+                            pending = None
+                        if accepted.num_rows:
+                            pending = writer.submit(
+                                transaction.write,
+                                validator.dataset,
+                                accepted,
+                                validator.partition_by,
+                                use_dictionary=validator.dictionary_columns,
+                            )
+                        if problem_table.num_rows:
+                            found.append(problem_table)
+                        if progress is not None:
+                            progress(result.read, max(total, result.read))
+                    if pending is not None:
+                        pending.result()
                 validator.finish(transaction)
                 result.read += sum(table.num_rows for table in invalid)
                 parts = invalid + found

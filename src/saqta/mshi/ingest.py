@@ -186,7 +186,7 @@ class PaymentsValidator(Validator):
         n = batch.size
         raw = batch.raw
 
-        reference = c["reference"]
+        reference = _plain(c["reference"])
         too_long = to_numpy_bool(pc.greater(pc.utf8_length(reference), MAX_REFERENCE))
         problems.add(
             too_long,
@@ -219,9 +219,10 @@ class PaymentsValidator(Validator):
             problems.add(mask, "payer_id", reason, message, raw["payer_id"])
 
         kind = c["payment_type"]
-        bad_kind = to_numpy_bool(pc.is_valid(kind)) & ~to_numpy_bool(
-            pc.is_in(kind, pa.array(PAYMENT_TYPES))
-        )
+        kinds, kind_index = distinct(kind)
+        bad_kind = (kind_index >= 0) & ~to_numpy_bool(
+            pc.is_in(kinds.cast(pa.string()), pa.array(PAYMENT_TYPES))
+        )[np.maximum(kind_index, 0)]
         problems.add(
             bad_kind,
             "payment_type",
@@ -273,10 +274,10 @@ class PaymentsValidator(Validator):
 
         return pa.table(
             {
-                "reference": reference,
-                "payer_id": payer,
-                "person_iin": person,
-                "payment_type": kind,
+                "reference": _plain(reference),
+                "payer_id": _plain(payer),
+                "person_iin": _plain(person),
+                "payment_type": _plain(kind),
                 "period": period,
                 "amount": amount,
                 "payment_date": paid,
@@ -292,17 +293,19 @@ class PaymentsValidator(Validator):
         problems = batch.problems
         n = batch.size
         rows = np.flatnonzero(usable)
-        hashes = reference_hashes(reference.take(pa.array(rows)))
-        order = np.argsort(hashes, kind="stable")
-        sorted_hashes = hashes[order]
-        sorted_rows = rows[order]
+        usable_refs = reference if rows.size == n else reference.take(pa.array(rows))
+        hashes = reference_hashes(usable_refs)
+        sorted_hashes = np.sort(hashes)
         message_in_file = "this reference is already given in an earlier row of the file"
+
+        def rows_with(values: np.ndarray) -> np.ndarray:
+            return np.asarray(rows[np.isin(hashes, values)])
 
         # within the batch: rows sharing a hash are compared exactly; after the first, each
         # row with the same reference is a duplicate
         same = sorted_hashes[1:] == sorted_hashes[:-1]
         if same.any():
-            grouped = sorted_rows[np.r_[same, False] | np.r_[False, same]]
+            grouped = rows_with(np.unique(sorted_hashes[1:][same]))
             table = pa.table({"reference": reference.take(pa.array(grouped)), "i": grouped})
             first = table.group_by("reference", use_threads=False).aggregate([("i", "min")])
             later = np.zeros(n, dtype=bool)
@@ -312,7 +315,8 @@ class PaymentsValidator(Validator):
                 later, "reference", "duplicate_in_file", message_in_file, batch.raw["reference"]
             )
 
-        # against earlier batches of the file and the lake: hash lookups, confirmed exactly
+        # against earlier batches of the file and the lake: lookups of the sorted hashes,
+        # the rare hits confirmed exactly
         in_file = np.zeros(sorted_hashes.size, dtype=bool)
         for earlier in self.file_hashes:
             in_file |= sorted_member(sorted_hashes, earlier)
@@ -333,12 +337,13 @@ class PaymentsValidator(Validator):
             ),
         ):
             if hits.any() and sources:
-                candidates = sorted_rows[hits]
+                candidates = rows_with(sorted_hashes[hits])
                 confirmed = _present(reference.take(pa.array(candidates)), sources)
                 mask = np.zeros(n, dtype=bool)
                 mask[candidates[confirmed]] = True
                 problems.add(mask, "reference", reason, message, batch.raw["reference"])
-        return np.asarray(sorted_hashes[~problems.rejected[sorted_rows]])
+        accepted = ~problems.rejected[rows]
+        return sorted_hashes if accepted.all() else np.sort(hashes[accepted])
 
     def finish(self, transaction: LakeTransaction) -> None:
         if not self.file_hashes:
@@ -346,6 +351,11 @@ class PaymentsValidator(Validator):
         merged = np.sort(np.concatenate(self.file_hashes), kind="stable")  # sorted runs
         np.save(transaction.path_for(f"{REFERENCE_INDEX}/seg-{transaction.id}.npy"), merged)
         self.file_hashes = []
+
+
+def _plain(values: pa.Array) -> pa.Array:
+    """Text as a plain string column (a dictionary-encoded one decoded)."""
+    return values.cast(pa.string()) if pa.types.is_dictionary(values.type) else values
 
 
 def _present(references: pa.Array, sources: Sequence[Path]) -> np.ndarray:
