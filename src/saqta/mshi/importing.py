@@ -140,6 +140,25 @@ class Validator:
         """Called after the last batch, before the transaction is prepared."""
 
 
+_RULES_VERSION: dict[tuple[Any, ...], str] = {}
+
+
+def rules_version_now() -> str:
+    """The version of the rules in force (cached while no rule file changes)."""
+    from saqta.core.rules import default_rule_dirs
+
+    files = sorted(
+        (str(path), path.stat().st_mtime_ns)
+        for folder in default_rule_dirs()
+        for path in folder.rglob("*.yaml")
+    )
+    key = tuple(files)
+    if key not in _RULES_VERSION:
+        _RULES_VERSION.clear()
+        _RULES_VERSION[key] = load_rules().version
+    return _RULES_VERSION[key]
+
+
 def sha256_of(path: Path) -> str:
     """The SHA-256 (hex) of a file's content."""
     digest = hashlib.sha256()
@@ -470,7 +489,7 @@ class Importer:
         invalid: list[pa.Table] = []
         found: list[pa.Table] = []
         total, batches = read_batches(path, validator.fields, invalid)
-        rules_version = load_rules().version
+        rules_version = rules_version_now()
         with self.lake.lock():
             self.lake.recover(lake_commits(self.engine))
             earlier = previous_import(self.engine, validator.kind, sha)

@@ -90,7 +90,7 @@ def load_person_index(lake: FactsLake) -> np.ndarray:
         return cached
     if not paths:
         return np.zeros(0, dtype=np.int64)
-    merged = np.unique(np.concatenate([np.load(path) for path in paths]))
+    merged = np.sort(np.concatenate([np.load(path) for path in paths]))  # repeats are harmless
     _cache.clear()
     _cache[paths] = merged
     return merged
@@ -249,7 +249,7 @@ class PersonsValidator(_RegisterValidator):
 
     def finish(self, transaction: LakeTransaction) -> None:
         if self.seen:
-            merged = np.unique(np.concatenate(self.seen))
+            merged = np.sort(np.concatenate(self.seen))  # unique: duplicates are refused
             np.save(transaction.path_for(f"{PERSON_INDEX}/seg-{transaction.id}.npy"), merged)
 
 
