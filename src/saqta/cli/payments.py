@@ -150,27 +150,39 @@ def payments_quarantine(
 @report_errors(exit_code=1)
 def payments_obligations(
     payer: str = typer.Option(..., "--payer", help="BIN or IIN of the payer"),
-    month: str = typer.Option(..., "--month", help="Month paid for, YYYY-MM (or YYYY for all)"),
+    month: str = typer.Option(
+        ..., "--month", help="Month paid for, YYYY-MM (or YYYY-Qn, YYYY for all its months)"
+    ),
+    penalties: bool = typer.Option(
+        True, "--penalties/--no-penalties", help="Compute late-payment penalties (needs the rate)"
+    ),
     declarations: Path | None = typer.Option(
         None, "--declarations", help="CSV/Parquet: payer_id, person_iin, period, income"
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
     """What was due from a payer for a month, against what was paid: under, over, late."""
-    from saqta.core.periods import Month, Year, parse_period
+    from saqta.core.periods import Month, parse_period
     from saqta.mshi.obligations import check_payer
 
     _, lake = _stores()
     period = parse_period(month)
     months = [period] if isinstance(period, Month) else list(period.months())
-    if not isinstance(period, Month | Year):
-        months = list(period.months())
-    findings = check_payer(lake, payer, months, declarations=declarations)
+    findings = check_payer(lake, payer, months, declarations=declarations, penalties=penalties)
     if as_json:
         console.print_json(json.dumps([f.as_dict() for f in findings]))
         return
     table = Table(
-        "month", "person", "type", "due", "paid", "difference", "due date", "paid on", "finding"
+        "month",
+        "person",
+        "type",
+        "due",
+        "paid",
+        "difference",
+        "due date",
+        "paid on",
+        "penalty",
+        "finding",
     )
     for f in findings:
         table.add_row(
@@ -182,9 +194,25 @@ def payments_obligations(
             _money(f.difference),
             str(f.due_date),
             str(f.last_paid_on or ""),
+            _money(f.penalty),
             ", ".join(f.findings) or "ok",
         )
     console.print(table)
+
+
+@payments_app.command("declarations-from-synth")
+@report_errors(exit_code=1)
+def payments_declarations_from_synth(
+    synth: Path = typer.Argument(..., help="A saqta synth output folder"),
+    out: Path = typer.Option(..., "--out", help="The declarations file to write (.parquet)"),
+    year: int = typer.Option(2022, "--year"),
+    payer: str | None = typer.Option(None, "--payer", help="Only this payer"),
+) -> None:
+    """Write a demonstration declarations file from a synthetic country's incomes."""
+    from saqta.mshi.obligations import declarations_from_synth
+
+    rows = declarations_from_synth(synth, year, out, payer=payer)
+    console.print(f"{rows:,} declaration rows written to {escape(str(out))}", highlight=False)
 
 
 def _money(value: Any) -> str:
