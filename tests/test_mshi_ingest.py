@@ -27,7 +27,12 @@ from saqta.core.errors import InputError
 from saqta.core.iin import Sex, bin_problem, iin_problem, make_iin
 from saqta.mshi.checks import check_iins, check_payers
 from saqta.mshi.importing import imports, quarantine_rows
-from saqta.mshi.ingest import import_payments, persons_of_import, reference_hashes
+from saqta.mshi.ingest import (
+    import_payments,
+    import_synth,
+    persons_of_import,
+    reference_hashes,
+)
 from saqta.mshi.models import ImportedFile, ImportKind, QuarantinedRow
 from saqta.mshi.registry import import_persons
 from saqta.mshi.schema import PAYMENTS
@@ -250,8 +255,14 @@ def test_synth_output_imports_cleanly(engine: Engine, lake: FactsLake, tmp_path:
     total = sum(pq.read_metadata(f).num_rows for f in (out / "payments").glob("*.parquet"))
     assert sum(r.read for r in payments) == total
     assert sum(r.accepted for r in payments) == total == lake.count("payments")
-    again = import_persons(engine, lake, out)
-    assert all(r.already_imported for r in again)
+    again = import_synth(engine, lake, out)
+    assert [len(again[kind]) for kind in ("persons", "state_categories", "payments")] == [
+        1,
+        1,
+        len(payments),
+    ]
+    assert all(r.already_imported for results in again.values() for r in results)
+    assert lake.count("payments") == total
 
 
 # --------------------------------------------------------------------------------------------

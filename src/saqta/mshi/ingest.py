@@ -66,6 +66,7 @@ __all__ = [
     "FIRST_PERIOD",
     "PaymentsValidator",
     "import_payments",
+    "import_synth",
     "persons_of_import",
     "reference_hashes",
 ]
@@ -428,3 +429,33 @@ def persons_of_import(engine: Engine, lake: FactsLake, import_id: int) -> pa.Arr
 
 
 PAYMENTS_COLUMNS = [field.name for field in PAYMENTS]
+
+
+def import_synth(
+    engine: Engine,
+    lake: FactsLake,
+    synth_dir: Path | str,
+    *,
+    today: dt.date | None = None,
+    progress: Progress | None = None,
+) -> dict[str, list[ImportResult]]:
+    """Import a ``saqta synth`` output folder: the register of persons and the state category
+    periods, then every payments file (each file one transaction; files already imported are
+    skipped). Returns the results by kind: ``persons``, ``state_categories``, ``payments``."""
+    from saqta.mshi.registry import import_persons
+
+    folder = Path(synth_dir)
+    if not (folder / "persons").is_dir() or not (folder / "payments").is_dir():
+        raise InputError("not a synth output folder (no persons/ or payments/)", where=str(folder))
+    results: dict[str, list[ImportResult]] = {
+        "persons": [],
+        "state_categories": [],
+        "payments": [],
+    }
+    for result in import_persons(engine, lake, folder, today=today, progress=progress):
+        results[result.kind].append(result)
+    for path in sorted((folder / "payments").glob("*.parquet")):
+        results["payments"].append(
+            import_payments(engine, lake, path, today=today, progress=progress)
+        )
+    return results
