@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -493,3 +494,46 @@ def test_a_killed_import_leaves_nothing_and_the_next_one_succeeds(
     assert (result.read, result.accepted) == (3_000_000, 3_000_000)
     assert lake.count("payments") == 3_000_000
     assert list(lake.root.glob(".tmp-*")) == []
+
+
+def test_the_import_commands_print_the_reconciled_counts(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from saqta.cli.app import app
+    from saqta.settings import get_settings
+
+    monkeypatch.setenv("SAQTA_DATABASE_URL", db_url)
+    monkeypatch.setenv("SAQTA_LAKE_DIR", str(tmp_path / "lake"))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    persons = write_csv(tmp_path / "persons.csv", PERSON_HEADER, register_rows())
+    payments = write_csv(
+        tmp_path / "payments.csv",
+        PAYMENT_HEADER,
+        [payment("C1"), payment("C2", person=STRANGER), payment("C3", amount="0")],
+    )
+    try:
+        result = runner.invoke(app, ["persons", "import", str(persons)])
+        assert result.exit_code == 0, result.output
+        assert "read 3 = accepted 3 + quarantined 0" in result.output
+        result = runner.invoke(app, ["payments", "import", str(payments)])
+        assert result.exit_code == 0, result.output
+        assert "read 3 = accepted 1 + quarantined 2" in result.output
+        assert "unknown_person: 1 problem(s)" in result.output
+        again = runner.invoke(app, ["payments", "import", str(payments)])
+        assert "already imported (import 2" in again.output
+        assert "nothing done" in again.output
+        shown = runner.invoke(
+            app, ["payments", "quarantine", "--reason", "unknown_person", "--json"]
+        )
+        assert shown.exit_code == 0, shown.output
+        assert [(r["row"], r["field"], r["value"]) for r in json.loads(shown.output)] == [
+            (2, "person_iin", STRANGER)
+        ]
+        missing = runner.invoke(app, ["payments", "import", str(tmp_path / "nope.csv")])
+        assert missing.exit_code == 1
+        assert "no such file" in missing.output
+    finally:
+        get_settings.cache_clear()

@@ -127,13 +127,20 @@ def payments_quarantine(
     import_id: int | None = typer.Option(None, "--import", help="Only this import"),
     reason: str | None = typer.Option(None, "--reason", help="Only this reason code"),
     limit: int = typer.Option(50, "--limit", help="At most this many problems"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
     """Show quarantined rows: file, row, field, reason, message, value."""
     from saqta.mshi.importing import quarantine_rows
 
     engine, _ = _stores()
-    table = Table("import", "file", "row", "field", "reason", "message", "value")
-    for row in quarantine_rows(engine, import_id=import_id, reason=reason, limit=limit):
+    rows = quarantine_rows(engine, import_id=import_id, reason=reason, limit=limit)
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table()
+    for name in ("import", "file", "row", "field", "reason", "message", "value"):
+        table.add_column(name, overflow="fold")
+    for row in rows:
         table.add_row(
             str(row["import_id"]),
             escape(row["file"]),
