@@ -344,11 +344,16 @@ def check_payer(
     paid_rows: list[dict[str, Any]] = []
     if "payments" in lake.datasets() and firsts:
         placeholders = ", ".join("?" for _ in firsts)
+        years = sorted({m.year for m in wanted})
+        numbers = sorted({m.month for m in wanted})
+        # the year and month filters let DuckDB skip the other partitions' files
         paid_rows = lake.query(
             "SELECT person_iin, payment_type, period, amount, payment_date FROM payments "
-            f"WHERE payer_id = ? AND period IN ({placeholders}) "
+            f"WHERE year IN ({', '.join('?' for _ in years)}) "
+            f"AND month IN ({', '.join('?' for _ in numbers)}) "
+            f"AND payer_id = ? AND period IN ({placeholders}) "
             "ORDER BY person_iin, payment_type, period, payment_date",
-            [payer, *firsts],
+            [*years, *numbers, payer, *firsts],
         ).to_pylist()
     declared: dict[tuple[str, str, Month], Decimal | None] = {}
     if declarations is not None:
