@@ -537,3 +537,60 @@ def test_the_import_commands_print_the_reconciled_counts(
         assert "no such file" in missing.output
     finally:
         get_settings.cache_clear()
+
+
+_ROW_KINDS = {
+    "good": {},
+    "bad_iin": {"person_iin": with_bad_check_digit(BOLAT)},
+    "stranger": {"person_iin": STRANGER},
+    "zero": {"amount": "0"},
+    "future": {"payment_date": "2030-01-01"},
+    "early": {"period": "2016-12"},
+    "bad_type": {"payment_type": "gift"},
+    "bad_amount": {"amount": "1,5"},
+}
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(sorted(_ROW_KINDS)), st.integers(0, 30)),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_every_row_is_either_accepted_or_quarantined(rows: list[tuple[str, int]]) -> None:
+    import tempfile
+
+    from saqta.store.db import make_engine, upgrade
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        engine = make_engine(f"sqlite:///{root / 'db.sqlite'}")
+        try:
+            upgrade(engine)
+            lake = FactsLake(root / "lake")
+            load_register(engine, lake, root)
+            data = [payment(f"H{ref}", **_ROW_KINDS[kind]) for kind, ref in rows]
+            result = import_payments(
+                engine, lake, write_csv(root / "p.csv", PAYMENT_HEADER, data), today=TODAY
+            )
+            seen: set[int] = set()
+            expected_refs = []
+            for kind, ref in rows:
+                if kind == "good" and ref not in seen:
+                    expected_refs.append(f"H{ref}")
+                seen.add(ref)
+            assert result.read == len(rows) == result.accepted + result.quarantined
+            if expected_refs:
+                stored = lake.query("SELECT reference FROM payments ORDER BY source_row")
+                assert stored.column(0).to_pylist() == expected_refs
+            else:
+                assert lake.count("payments") == 0
+            assert result.accepted == len(expected_refs)
+            rejected = {
+                p["row"] for p in quarantine_rows(engine, import_id=result.import_id, limit=1000)
+            }
+            assert len(rejected) == result.quarantined
+        finally:
+            engine.dispose()
