@@ -321,3 +321,68 @@ def test_sums_in_duckdb_are_exactly_the_decimal_sums(
             "SELECT region, sum(amount) AS total FROM payments GROUP BY region"
         ).to_pylist()
         assert {row["region"]: row["total"] for row in by_region} == expected_by_region
+
+
+# --------------------------------------------------------------------------------------------
+# Transactions: many files, all or nothing
+
+
+def test_a_transaction_writes_one_file_per_partition_and_commits_all_at_once(
+    tmp_path: Path,
+) -> None:
+    lake = FactsLake(tmp_path / "lake")
+    with lake.lock():
+        transaction = lake.begin()
+        transaction.write("contributions", BATCH_1, partition_by=["region"])
+        transaction.write("contributions", BATCH_2, partition_by=["region"])
+        index = transaction.path_for("_index/things/seg.bin")
+        index.write_bytes(b"sorted")
+        assert lake.count("contributions") == 0  # staged: invisible
+        transaction.prepare()
+        assert lake.prepared_transactions() == [transaction.id]
+        assert lake.count("contributions") == 0
+        moved = transaction.commit()
+    assert relative(lake, [p for p in moved if p.suffix == ".parquet"]) == [
+        "contributions/region=ABA",
+        "contributions/region=ALA",
+        "contributions/region=AST",
+    ]
+    assert lake.count("contributions") == 5
+    assert (lake.root / "_index/things/seg.bin").read_bytes() == b"sorted"
+    assert lake.prepared_transactions() == []
+    assert not list(lake.root.glob(".tmp-*"))
+    assert lake.datasets() == ["contributions"]
+
+
+def test_recovery_rolls_committed_transactions_forward_and_the_others_back(
+    tmp_path: Path,
+) -> None:
+    lake = FactsLake(tmp_path / "lake")
+    kept, dropped, unprepared = lake.begin(), lake.begin(), lake.begin()
+    for transaction, batch in ((kept, BATCH_1), (dropped, BATCH_2), (unprepared, BATCH_2)):
+        transaction.write("contributions", batch, partition_by=["month"])
+    kept.prepare()
+    dropped.prepare()
+    unprepared._close_writers()  # a writer killed before prepare leaves its staging folder
+    with lake.lock():
+        done = lake.recover(lambda txid: txid == kept.id)
+    assert done["rolled_forward"] == [kept.id]
+    assert sorted(done["rolled_back"]) == sorted([dropped.id, unprepared.id])
+    assert lake.count("contributions") == 3
+    assert lake.prepared_transactions() == []
+    assert not list(lake.root.glob(".tmp-*"))
+
+
+def test_an_aborted_transaction_leaves_nothing(tmp_path: Path) -> None:
+    lake = FactsLake(tmp_path / "lake")
+    transaction = lake.begin()
+    transaction.write("contributions", BATCH_1)
+    transaction.prepare()
+    transaction.abort()
+    assert lake.count("contributions") == 0
+    assert lake.prepared_transactions() == []
+    assert not list(lake.root.glob(".tmp-*"))
+    with pytest.raises(StoreError, match="same partitioning"):
+        again = lake.begin()
+        again.write("contributions", BATCH_1, partition_by=["region"])
+        again.write("contributions", BATCH_2, partition_by=["month"])

@@ -1,8 +1,354 @@
-"""``saqta persons`` and ``saqta payments``: loading the register of persons and payments."""
+"""``saqta persons`` and ``saqta payments``: loading the register of persons and payments,
+obligations and refunds. Commands parse input, call :mod:`saqta.mshi` and print."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from saqta.cli.common import console, progress_bar, report_errors
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from saqta.mshi.importing import ImportResult
+    from saqta.store.lake import FactsLake
 
 persons_app = typer.Typer(help="The register of persons.", no_args_is_help=True)
 payments_app = typer.Typer(help="Payments: import, obligations, refunds.", no_args_is_help=True)
+refund_app = typer.Typer(help="Refunds of wrongly paid amounts.", no_args_is_help=True)
+payments_app.add_typer(refund_app, name="refund")
+
+
+def _stores() -> tuple[Engine, FactsLake]:
+    from saqta.settings import get_settings
+    from saqta.store.db import make_engine, upgrade
+    from saqta.store.lake import FactsLake
+
+    engine = make_engine()
+    upgrade(engine)
+    return engine, FactsLake(get_settings().resolved_lake_dir)
+
+
+def _show(result: ImportResult) -> None:
+    name = escape(str(result.file))
+    if result.already_imported:
+        when = result.previous_import_at.isoformat() if result.previous_import_at else "?"
+        console.print(
+            f"{name}: already imported (import {result.import_id}, {when}); nothing done",
+            highlight=False,
+        )
+        return
+    console.print(
+        f"{name}: read {result.read:,} = accepted {result.accepted:,} + quarantined "
+        f"{result.quarantined:,} (import {result.import_id}, {result.seconds:.1f} s)",
+        highlight=False,
+    )
+    for reason, count in sorted(result.by_reason.items()):
+        console.print(f"  {reason}: {count:,} problem(s)", highlight=False)
+
+
+def _totals(results: list[ImportResult]) -> None:
+    if len(results) < 2:
+        return
+    read = sum(r.read for r in results)
+    accepted = sum(r.accepted for r in results)
+    quarantined = sum(r.quarantined for r in results)
+    console.print(
+        f"total: {len(results)} file(s), read {read:,} = accepted {accepted:,} + quarantined "
+        f"{quarantined:,}",
+        highlight=False,
+    )
+
+
+@persons_app.command("import")
+@report_errors(exit_code=1)
+def persons_import(
+    paths: list[Path] = typer.Argument(..., help="Files or folders (e.g. a synth output)"),
+) -> None:
+    """Import the register of persons and the periods of state-paid categories (CSV/Parquet)."""
+    from saqta.mshi.registry import import_persons
+
+    engine, lake = _stores()
+    results: list[ImportResult] = []
+    with progress_bar("persons") as update:
+        results = import_persons(engine, lake, paths, progress=update, on_file=_show)
+    _totals(results)
+
+
+@payments_app.command("import")
+@report_errors(exit_code=1)
+def payments_import(
+    files: list[Path] = typer.Argument(..., help="Payment files, .csv or .parquet"),
+) -> None:
+    """Import payments, one file one transaction; print read = accepted + quarantined."""
+    from saqta.mshi.ingest import import_payments
+
+    engine, lake = _stores()
+    results = []
+    for path in files:
+        with progress_bar(path.name) as update:
+            result = import_payments(engine, lake, path, progress=update)
+        _show(result)
+        results.append(result)
+    _totals(results)
+
+
+@payments_app.command("imports")
+@report_errors(exit_code=1)
+def payments_imports() -> None:
+    """List every imported file (persons, state categories, payments)."""
+    from saqta.mshi.importing import imports
+
+    engine, _ = _stores()
+    table = Table("id", "kind", "file", "read", "accepted", "quarantined", "imported at", "sha256")
+    for item in imports(engine):
+        table.add_row(
+            str(item.id),
+            item.kind.value,
+            escape(item.file_name),
+            f"{item.rows_read:,}",
+            f"{item.rows_accepted:,}",
+            f"{item.rows_quarantined:,}",
+            item.imported_at.isoformat(timespec="seconds"),
+            item.sha256[:12],
+        )
+    console.print(table)
+
+
+@payments_app.command("quarantine")
+@report_errors(exit_code=1)
+def payments_quarantine(
+    import_id: int | None = typer.Option(None, "--import", help="Only this import"),
+    reason: str | None = typer.Option(None, "--reason", help="Only this reason code"),
+    limit: int = typer.Option(50, "--limit", help="At most this many problems"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+) -> None:
+    """Show quarantined rows: file, row, field, reason, message, value."""
+    from saqta.mshi.importing import quarantine_rows
+
+    engine, _ = _stores()
+    rows = quarantine_rows(engine, import_id=import_id, reason=reason, limit=limit)
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table()
+    for name in ("import", "file", "row", "field", "reason", "message", "value"):
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(
+            str(row["import_id"]),
+            escape(row["file"]),
+            str(row["row"]),
+            row["field"],
+            row["reason"],
+            escape(row["message"]),
+            escape(row["value"] or ""),
+        )
+    console.print(table)
+
+
+@payments_app.command("obligations")
+@report_errors(exit_code=1)
+def payments_obligations(
+    payer: str = typer.Option(..., "--payer", help="BIN or IIN of the payer"),
+    month: str = typer.Option(
+        ..., "--month", help="Month paid for, YYYY-MM (or YYYY-Qn, YYYY for all its months)"
+    ),
+    penalties: bool = typer.Option(
+        True, "--penalties/--no-penalties", help="Compute late-payment penalties (needs the rate)"
+    ),
+    declarations: Path | None = typer.Option(
+        None, "--declarations", help="CSV/Parquet: payer_id, person_iin, period, income"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+) -> None:
+    """What was due from a payer for a month, against what was paid: under, over, late."""
+    from saqta.core.periods import Month, parse_period
+    from saqta.mshi.obligations import check_payer
+
+    _, lake = _stores()
+    period = parse_period(month)
+    months = [period] if isinstance(period, Month) else list(period.months())
+    findings = check_payer(lake, payer, months, declarations=declarations, penalties=penalties)
+    if as_json:
+        console.print_json(json.dumps([f.as_dict() for f in findings]))
+        return
+    table = Table(
+        "month",
+        "person",
+        "type",
+        "due",
+        "paid",
+        "difference",
+        "due date",
+        "paid on",
+        "penalty",
+        "finding",
+    )
+    for f in findings:
+        table.add_row(
+            str(f.month),
+            f.person_iin,
+            f.payment_type,
+            _money(f.due),
+            _money(f.paid),
+            _money(f.difference),
+            str(f.due_date),
+            str(f.last_paid_on or ""),
+            _money(f.penalty),
+            ", ".join(f.findings) or "ok",
+        )
+    console.print(table)
+
+
+@payments_app.command("declarations-from-synth")
+@report_errors(exit_code=1)
+def payments_declarations_from_synth(
+    synth: Path = typer.Argument(..., help="A saqta synth output folder"),
+    out: Path = typer.Option(..., "--out", help="The declarations file to write (.parquet)"),
+    year: int = typer.Option(2022, "--year"),
+    payer: str | None = typer.Option(None, "--payer", help="Only this payer"),
+) -> None:
+    """Write a demonstration declarations file from a synthetic country's incomes."""
+    from saqta.mshi.obligations import declarations_from_synth
+
+    rows = declarations_from_synth(synth, year, out, payer=payer)
+    console.print(f"{rows:,} declaration rows written to {escape(str(out))}", highlight=False)
+
+
+def _money(value: Any) -> str:
+    return "" if value is None else f"{value:,.2f}"
+
+
+# --------------------------------------------------------------------------------------------
+# Refunds
+
+
+def _print_refund(refund: Any) -> None:
+    console.print(
+        f"refund {refund.id}: {refund.status.value}, {refund.amount} KZT for payment "
+        f"{escape(refund.reference)} (person {refund.person_iin}, {refund.period:%Y-%m})",
+        highlight=False,
+    )
+
+
+@refund_app.command("request")
+@report_errors(exit_code=1)
+def refund_request(
+    reference: str = typer.Option(..., "--reference", help="Reference of the accepted payment"),
+    amount: str = typer.Option(..., "--amount", help="Amount to refund, tenge"),
+    reason: str = typer.Option(..., "--reason", help="Why the amount was paid wrongly"),
+    by: str = typer.Option(..., "--by", help="Who requests"),
+) -> None:
+    """Request a refund of (part of) an accepted payment."""
+    from saqta.mshi.refunds import request_refund
+
+    engine, lake = _stores()
+    _print_refund(request_refund(engine, lake, reference, amount, reason, by))
+
+
+def _transition(action: str, refund_id: int, by: str, note: str | None, **extra: Any) -> None:
+    from saqta.mshi import refunds
+
+    engine, lake = _stores()
+    function = getattr(refunds, f"{action}_refund")
+    if action == "pay":
+        _print_refund(function(engine, lake, refund_id, by, note=note, **extra))
+    else:
+        _print_refund(function(engine, refund_id, by, note=note))
+
+
+@refund_app.command("check")
+@report_errors(exit_code=1)
+def refund_check(
+    refund_id: int = typer.Argument(...),
+    by: str = typer.Option(..., "--by"),
+    note: str | None = typer.Option(None, "--note"),
+) -> None:
+    """Record that a refund was checked against the payment."""
+    _transition("check", refund_id, by, note)
+
+
+@refund_app.command("approve")
+@report_errors(exit_code=1)
+def refund_approve(
+    refund_id: int = typer.Argument(...),
+    by: str = typer.Option(..., "--by"),
+    note: str | None = typer.Option(None, "--note"),
+) -> None:
+    """Approve a checked refund."""
+    _transition("approve", refund_id, by, note)
+
+
+@refund_app.command("refuse")
+@report_errors(exit_code=1)
+def refund_refuse(
+    refund_id: int = typer.Argument(...),
+    by: str = typer.Option(..., "--by"),
+    note: str = typer.Option(..., "--note", help="Why it is refused"),
+) -> None:
+    """Refuse a requested or checked refund."""
+    _transition("refuse", refund_id, by, note)
+
+
+@refund_app.command("pay")
+@report_errors(exit_code=1)
+def refund_pay(
+    refund_id: int = typer.Argument(...),
+    by: str = typer.Option(..., "--by"),
+    paid_on: str | None = typer.Option(None, "--paid-on", help="YYYY-MM-DD (default today)"),
+    note: str | None = typer.Option(None, "--note"),
+) -> None:
+    """Record an approved refund as paid: adds an outflow to the lake."""
+    from saqta.core.periods import parse_date
+
+    day = parse_date(paid_on, what="--paid-on") if paid_on else None
+    _transition("pay", refund_id, by, note, paid_on=day)
+
+
+@refund_app.command("show")
+@report_errors(exit_code=1)
+def refund_show(refund_id: int = typer.Argument(...)) -> None:
+    """A refund with its full history."""
+    from saqta.mshi.refunds import refund_history
+
+    engine, _ = _stores()
+    refund, events = refund_history(engine, refund_id)
+    _print_refund(refund)
+    console.print(f"  reason: {escape(refund.reason)}", highlight=False)
+    for event in events:
+        console.print(
+            f"  {event.at.isoformat(timespec='seconds')} {event.from_status or '-'} -> "
+            f"{event.to_status} by {escape(event.actor)}"
+            + (f": {escape(event.note)}" if event.note else ""),
+            highlight=False,
+        )
+
+
+@refund_app.command("list")
+@report_errors(exit_code=1)
+def refund_list(
+    status: str | None = typer.Option(None, "--status", help="Only this status"),
+) -> None:
+    """List refunds."""
+    from saqta.mshi.refunds import list_refunds
+
+    engine, _ = _stores()
+    table = Table("id", "status", "reference", "person", "month", "amount", "requested by")
+    for refund in list_refunds(engine, status=status):
+        table.add_row(
+            str(refund.id),
+            refund.status.value,
+            escape(refund.reference),
+            refund.person_iin,
+            f"{refund.period:%Y-%m}",
+            f"{refund.amount:,.2f}",
+            escape(refund.requested_by),
+        )
+    console.print(table)

@@ -17,29 +17,35 @@ Money: Parquet ``DECIMAL`` columns come back from DuckDB as ``DECIMAL`` (Python
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from saqta.core.errors import StoreError
 
-__all__ = ["FactsLake"]
+__all__ = ["FactsLake", "LakeTransaction"]
 
 _DATASET_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _PARTITION_KEY = b"saqta.partition_by"
 _NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 _TEMP_PREFIX = ".tmp-"
+_LOCK_FILE = ".writer.lock"
+_TRANSACTIONS = "_transactions"
 
 
 def _duckdb_partition_type(arrow_type: pa.DataType) -> str | None:
@@ -213,23 +219,41 @@ class FactsLake:
     def _split(
         table: pa.Table, partition_by: Sequence[str]
     ) -> list[tuple[tuple[Any, ...], pa.Table]]:
-        """The rows of ``table`` grouped by the values of the partition columns, in order."""
+        """The rows of ``table`` grouped by the values of the partition columns, in order.
+
+        Vectorised: each partition column is dictionary-encoded, the codes are combined into one
+        key, and the rows are taken in key order (stable, so rows keep their order in a group).
+        """
+        data = table.drop_columns(list(partition_by))
         if not partition_by:
             return [((), table)]
-        row_column = "__saqta_row__"
-        numbered = table.select(list(partition_by)).append_column(
-            row_column, pa.array(range(table.num_rows), pa.int64())
-        )
-        groups = numbered.group_by(list(partition_by), use_threads=False).aggregate(
-            [(row_column, "list")]
-        )
-        data = table.drop_columns(list(partition_by))
-        keys = [groups.column(column).to_pylist() for column in partition_by]
-        rows = groups.column(f"{row_column}_list").to_pylist()
+        if table.num_rows == 0:
+            return []
+        key = np.zeros(table.num_rows, dtype=np.int64)
+        dictionaries = []
+        for column in partition_by:
+            encoded = pc.dictionary_encode(table.column(column)).combine_chunks()
+            codes = encoded.indices.to_numpy(zero_copy_only=False)
+            size = len(encoded.dictionary) + 1
+            codes = np.where(
+                encoded.indices.is_null().to_numpy(zero_copy_only=False), size - 1, codes
+            )
+            key = key * size + codes.astype(np.int64)
+            dictionaries.append((encoded.dictionary.to_pylist(), size))
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+        ends = np.r_[starts[1:], sorted_key.size]
+        taken = data.take(pa.array(order))
         parts = []
-        for index, row_numbers in enumerate(rows):
-            key = tuple(values[index] for values in keys)
-            parts.append((key, data.take(pa.array(row_numbers, pa.int64()))))
+        for start, end in zip(starts, ends, strict=True):
+            value = int(sorted_key[start])
+            values: list[Any] = []
+            for dictionary, size in reversed(dictionaries):
+                code = value % size
+                value //= size
+                values.append(dictionary[code] if code < len(dictionary) else None)
+            parts.append((tuple(reversed(values)), taken.slice(int(start), int(end - start))))
         parts.sort(key=lambda part: tuple((value is None, str(value)) for value in part[0]))
         return parts
 
@@ -364,6 +388,237 @@ class FactsLake:
         with duckdb.connect(":memory:") as connection:
             row = connection.execute(f"SELECT count(*) FROM {source}").fetchone()
         return int(row[0]) if row else 0
+
+    # ----------------------------------------------------------------------------------------
+    # Transactions: many files, all visible or none
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the lake's writer lock (an exclusive ``flock`` on ``<root>/.writer.lock``).
+
+        Writers that must see a stable lake (an import checking duplicates against everything
+        accepted so far) take it for the whole of their transaction; it is released when the
+        process dies, so a killed writer never blocks the next one.
+        """
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = (self.root / _LOCK_FILE).open("a+b")
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write in the facts lake folder {self.root}: {_os_reason(exc)}"
+            ) from exc
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            handle.close()
+
+    def begin(self) -> LakeTransaction:
+        """Start a transaction: files are staged in ``<root>/.tmp-<id>/`` until :meth:`commit`.
+
+        Hold :meth:`lock` around it (and call :meth:`recover` first) when several writers may
+        run at once.
+        """
+        return LakeTransaction(self, uuid.uuid4().hex)
+
+    def _transactions_folder(self) -> Path:
+        return self.root / _TRANSACTIONS
+
+    def prepared_transactions(self) -> list[str]:
+        """Ids of transactions prepared but not finished (a crash between prepare and commit)."""
+        folder = self._transactions_folder()
+        if not folder.is_dir():
+            return []
+        return sorted(path.stem for path in folder.glob("*.json"))
+
+    def recover(self, committed: Callable[[str], bool]) -> dict[str, list[str]]:
+        """Finish what crashed writers left; call it holding :meth:`lock`.
+
+        A prepared transaction for which ``committed(id)`` is true (the system of record says it
+        was committed) is rolled forward: its remaining staged files are moved into place. Any
+        other prepared transaction is rolled back, and every staging folder without a prepared
+        record is deleted. Returns the ids rolled forward and rolled back.
+        """
+        done: dict[str, list[str]] = {"rolled_forward": [], "rolled_back": []}
+        for txid in self.prepared_transactions():
+            transaction = LakeTransaction(self, txid)
+            record = json.loads((self._transactions_folder() / f"{txid}.json").read_text())
+            transaction.files = [str(path) for path in record["files"]]
+            transaction.prepared = True
+            if committed(txid):
+                transaction.commit()
+                done["rolled_forward"].append(txid)
+            else:
+                transaction.abort()
+                done["rolled_back"].append(txid)
+        if self.root.is_dir():
+            for folder in self.root.glob(f"{_TEMP_PREFIX}*"):
+                if folder.is_dir():
+                    shutil.rmtree(folder, ignore_errors=True)
+                    done["rolled_back"].append(folder.name.removeprefix(_TEMP_PREFIX))
+        return done
+
+
+class LakeTransaction:
+    """Files written together: after :meth:`commit` all of them are in the lake, after
+    :meth:`abort` (or a crash before :meth:`prepare`) none.
+
+    Data files are staged under ``<root>/.tmp-<id>/`` with the same relative paths they take in
+    the lake; :meth:`write` keeps one open Parquet writer per dataset and partition, so a long
+    stream of batches makes one file per partition, not one per batch. :meth:`prepare` closes and
+    fsyncs the files and durably records their list in ``<root>/_transactions/<id>.json``; after
+    that the transaction can be finished by :meth:`commit` or, after a crash, by
+    :meth:`FactsLake.recover`. Readers see a committed transaction's files appear within the time
+    of a few renames.
+    """
+
+    def __init__(self, lake: FactsLake, txid: str) -> None:
+        self.lake = lake
+        self.id = txid
+        self.staging = lake.root / f"{_TEMP_PREFIX}{txid}"
+        self.files: list[str] = []
+        self.prepared = False
+        self._writers: dict[tuple[str, tuple[Any, ...]], pq.ParquetWriter] = {}
+        self._partitioning: dict[str, dict[str, str]] = {}
+
+    def __repr__(self) -> str:
+        return f"LakeTransaction({self.id!r}, files={len(self.files)})"
+
+    def _new_file(self, relative: str) -> Path:
+        if self.prepared:
+            raise StoreError("the transaction is already prepared", where=f"lake {self.id}")
+        path = self.staging / relative
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write in the facts lake folder {self.lake.root}: {_os_reason(exc)}"
+            ) from exc
+        self.files.append(relative)
+        return path
+
+    def path_for(self, relative: str) -> Path:
+        """A staging path for a file of the transaction other than a dataset's data (an index
+        segment, say); the caller writes it, commit moves it to ``<root>/<relative>``."""
+        return self._new_file(relative)
+
+    def write(
+        self,
+        dataset: str,
+        table: pa.Table,
+        partition_by: Sequence[str] = (),
+        *,
+        use_dictionary: bool | Sequence[str] = True,
+    ) -> None:
+        """Add the rows of ``table`` to ``dataset`` (same checks as :meth:`FactsLake.append`).
+
+        ``use_dictionary`` names the columns worth dictionary-encoding (all by default; unique
+        keys such as references only cost time)."""
+        lake = self.lake
+        lake._check_dataset(dataset)
+        partition_types = lake._check_batch(dataset, table, partition_by)
+        if table.num_rows == 0:
+            return
+        if dataset not in self._partitioning:
+            lake._check_consistency(
+                dataset, table.drop_columns(list(partition_types)), partition_types
+            )
+            self._partitioning[dataset] = partition_types
+        elif self._partitioning[dataset] != partition_types:
+            raise StoreError(
+                "every batch of a transaction must use the same partitioning",
+                where=f"facts lake {lake.root}, dataset {dataset}",
+            )
+        metadata = dict(table.schema.metadata or {})
+        metadata[_PARTITION_KEY] = json.dumps(list(partition_types.items())).encode()
+        for key, part in lake._split(table, list(partition_types)):
+            if _NULL_PARTITION in key:
+                raise StoreError(
+                    f"the partition value {_NULL_PARTITION} is reserved for empty values",
+                    where=f"facts lake {lake.root}, dataset {dataset}",
+                )
+            writer = self._writers.get((dataset, key))
+            part = part.replace_schema_metadata(metadata)
+            if writer is None:
+                folders = [
+                    f"{column}={_segment(value)}"
+                    for column, value in zip(partition_types, key, strict=True)
+                ]
+                relative = "/".join([dataset, *folders, f"part-{self.id}.parquet"])
+                writer = pq.ParquetWriter(self._new_file(relative), part.schema, compression="zstd")
+                self._writers[(dataset, key)] = writer
+            writer.write_table(part, row_group_size=1_000_000)
+
+    def _close_writers(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
+
+    def prepare(self) -> None:
+        """Close and fsync every staged file, then durably record the transaction's file list.
+
+        After this returns, a crash leaves the transaction for :meth:`FactsLake.recover` to
+        finish one way or the other."""
+        if self.prepared:
+            return
+        self._close_writers()
+        try:
+            for relative in self.files:
+                _fsync_file(self.staging / relative)
+            folder = self.lake._transactions_folder()
+            folder.mkdir(parents=True, exist_ok=True)
+            record = folder / f"{self.id}.json"
+            temporary = folder / f"{self.id}.json.tmp"
+            with temporary.open("w", encoding="utf-8") as sink:
+                json.dump({"id": self.id, "files": self.files}, sink)
+                sink.flush()
+                os.fsync(sink.fileno())
+            os.replace(temporary, record)
+            _fsync_folder(folder)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot prepare the lake transaction {self.id}: {_os_reason(exc)}"
+            ) from exc
+        self.prepared = True
+
+    def commit(self) -> list[Path]:
+        """Move every staged file into place (prepares first if needed); return their paths.
+
+        Idempotent: files already moved by an earlier, interrupted commit are skipped."""
+        self.prepare()
+        root = self.lake.root
+        moved: list[Path] = []
+        try:
+            for relative in self.files:
+                source, target = self.staging / relative, root / relative
+                if source.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    if target.exists():
+                        raise StoreError(f"refusing to overwrite {target}")
+                    os.replace(source, target)
+                    _fsync_folder(target.parent)
+                moved.append(target)
+            (self.lake._transactions_folder() / f"{self.id}.json").unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot commit the lake transaction {self.id}: {_os_reason(exc)}"
+            ) from exc
+        shutil.rmtree(self.staging, ignore_errors=True)
+        return moved
+
+    def abort(self) -> None:
+        """Drop every staged file; nothing of the transaction reaches the lake."""
+        with suppress(OSError, pa.ArrowException):
+            self._close_writers()
+        shutil.rmtree(self.staging, ignore_errors=True)
+        (self.lake._transactions_folder() / f"{self.id}.json").unlink(missing_ok=True)
+        self.files = []
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -1,0 +1,461 @@
+"""``saqta payments import``: payments into the lake dataset ``payments``, one file one transaction.
+
+Fields of a payments file (CSV or Parquet; extra columns are ignored): ``reference`` (the payment
+reference, unique across all payments), ``payer_id`` (BIN or IIN of the payer), ``person_iin``
+(whose insurance it pays), ``payment_type`` (one of :data:`saqta.mshi.schema.PAYMENT_TYPES`),
+``period`` (the month paid for: ``YYYY-MM`` or its first day), ``amount`` (tenge, at most two
+decimals) and ``payment_date``.
+
+Checks of each row (reason codes in the quarantine):
+
+- ``missing`` / ``schema``: an empty required field, or a value of the wrong type;
+- ``iin_format``, ``iin_birth_date``, ``iin_future``, ``iin_checksum``: the person's IIN is invalid;
+- ``payer_format``, ``payer_checksum``, ``payer_invalid``: the payer is neither a BIN nor an IIN;
+- ``unknown_person``: a valid IIN that is not in the register of persons;
+- ``unknown_payment_type``; ``non_positive_amount``; ``future_date`` (paid after today);
+- ``period_before_2017_07``: MSHI contributions are collected since 1 July 2017 (Law No. 405-V;
+  the Fund's annual report 2022, section 2);
+- ``reference_too_long`` (over 64 characters);
+- ``duplicate_in_file``: the second and later rows with a reference already given in the file;
+- ``duplicate_reference``: a reference already accepted from another file.
+
+The duplicate check stays fast as the lake grows: each import adds a sorted segment of 64-bit
+hashes of its accepted references under ``<lake>/_index/payment_references/`` (committed with the
+import's data). A new batch is looked up in the segments by binary search (memory-mapped), and
+only the rare hits are confirmed exactly against the stored references with DuckDB: a hash
+collision never rejects a payment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from sqlalchemy import Engine, select
+
+from saqta.core.errors import InputError, StoreError
+from saqta.mshi.checks import (
+    check_distinct,
+    check_iins,
+    check_payers,
+    distinct,
+    sorted_member,
+    to_numpy_bool,
+)
+from saqta.mshi.importing import (
+    Batch,
+    FieldSpec,
+    Importer,
+    ImportResult,
+    Progress,
+    Validator,
+)
+from saqta.mshi.models import ImportedFile, ImportKind
+from saqta.mshi.registry import load_person_index
+from saqta.mshi.schema import PAYMENT_TYPES, PAYMENTS
+from saqta.store.db import session_scope
+from saqta.store.lake import FactsLake, LakeTransaction
+
+__all__ = [
+    "FIRST_PERIOD",
+    "PaymentsValidator",
+    "import_payments",
+    "import_synth",
+    "persons_of_import",
+    "reference_hashes",
+]
+
+FIRST_PERIOD = dt.date(2017, 7, 1)
+"""MSHI deductions and contributions are collected since 1 July 2017."""
+
+MAX_REFERENCE = 64
+REFERENCE_INDEX = "_index/payment_references"
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser: spreads the bits of a 64-bit hash."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(0x94D049BB133111EB)
+    return np.asarray(h ^ (h >> np.uint64(31)), dtype=np.uint64)
+
+
+def reference_hashes(references: pa.Array) -> np.ndarray:
+    """A stable 64-bit hash (FNV-1a over the UTF-8 bytes, then splitmix64) of each reference.
+
+    Computed over whole columns: one vector step per character position. Null hashes as "".
+    """
+    if isinstance(references, pa.ChunkedArray):
+        references = references.combine_chunks()
+    text = pc.fill_null(references.cast(pa.string()), "")
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[
+        text.offset : text.offset + len(text) + 1
+    ]
+    data_buffer = text.buffers()[2]
+    data = (
+        np.frombuffer(data_buffer, dtype=np.uint8)
+        if data_buffer is not None
+        else np.zeros(1, np.uint8)
+    )
+    if data.size == 0:
+        data = np.zeros(1, np.uint8)
+    starts = offsets[:-1].astype(np.int64)
+    lengths = (offsets[1:] - offsets[:-1]).astype(np.int64)
+    h = np.full(len(text), _FNV_OFFSET, dtype=np.uint64)
+    longest = int(lengths.max()) if lengths.size else 0
+    if lengths.size and int(lengths.min()) == longest and longest > 0:
+        # every reference has the same length: the bytes are one (n, width) matrix
+        first = int(offsets[0])
+        matrix = data[first : first + longest * lengths.size].reshape(lengths.size, longest)
+        with np.errstate(over="ignore"):
+            for position in range(longest):
+                h = (h ^ matrix[:, position].astype(np.uint64)) * _FNV_PRIME
+            return _mix(h ^ lengths.astype(np.uint64))
+    with np.errstate(over="ignore"):
+        for position in range(longest):
+            present = lengths > position
+            byte = data[np.where(present, starts + position, 0)].astype(np.uint64)
+            stepped = (h ^ byte) * _FNV_PRIME
+            h = np.where(present, stepped, h)
+        h = _mix(h ^ lengths.astype(np.uint64))
+    return h
+
+
+class ReferenceIndex:
+    """Sorted segments of 64-bit reference hashes, one per import, memory-mapped."""
+
+    def __init__(self, lake: FactsLake) -> None:
+        folder = lake.root / REFERENCE_INDEX
+        paths = sorted(folder.glob("seg-*.npy")) if folder.is_dir() else []
+        self.segments = [np.load(path, mmap_mode="r") for path in paths]
+
+    def contains_sorted(self, needles: np.ndarray) -> np.ndarray:
+        """For sorted ``needles``, whether each is in some segment."""
+        hit = np.zeros(needles.size, dtype=bool)
+        for segment in self.segments:
+            hit |= sorted_member(needles, segment)
+        return hit
+
+
+class PaymentsValidator(Validator):
+    kind = ImportKind.PAYMENTS
+    dataset = "payments"
+    dictionary_columns = ("payer_id", "payment_type", "source_file")
+    partition_by = ("year", "month")
+    fields = (
+        FieldSpec("reference", "text"),
+        FieldSpec("payer_id", "text"),
+        FieldSpec("person_iin", "text"),
+        FieldSpec("payment_type", "text"),
+        FieldSpec("period", "month"),
+        FieldSpec("amount", "money"),
+        FieldSpec("payment_date", "date"),
+    )
+
+    def __init__(self) -> None:
+        self.persons = np.zeros(0, dtype=np.int64)
+        self.index: ReferenceIndex | None = None
+        self.file_hashes: list[np.ndarray] = []  # sorted hashes of earlier batches of the file
+        self.work: Path = Path()
+        self.batches = 0
+
+    def start(self, importer: Importer, transaction: LakeTransaction) -> None:
+        self.importer = importer
+        self.lake = importer.lake
+        self.today = importer.today
+        self.persons = load_person_index(importer.lake)
+        self.index = ReferenceIndex(importer.lake)
+        self.file_hashes = []
+        self.transaction = transaction
+        self.work = transaction.staging / "_work"
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.batches = 0
+
+    def check(self, batch: Batch) -> pa.Table:
+        problems = batch.problems
+        c = batch.columns
+        n = batch.size
+        raw = batch.raw
+
+        reference = _plain(c["reference"])
+        too_long = to_numpy_bool(pc.greater(pc.utf8_length(reference), MAX_REFERENCE))
+        problems.add(
+            too_long,
+            "reference",
+            "reference_too_long",
+            f"a payment reference has at most {MAX_REFERENCE} characters",
+            raw["reference"],
+        )
+        usable = to_numpy_bool(pc.greater(pc.utf8_length(reference), 0)) & ~too_long
+
+        person = c["person_iin"]
+        dictionary, indices = distinct(person)
+        distinct_check = check_iins(dictionary.cast(pa.string()), self.today)
+        known_distinct = sorted_member(distinct_check.numbers, self.persons)
+        iins = distinct_check.expand(indices)
+        for mask, reason, message in iins.failures:
+            problems.add(mask, "person_iin", reason, message, raw["person_iin"])
+        known = known_distinct[np.maximum(indices, 0)]
+        problems.add(
+            iins.valid & ~known,
+            "person_iin",
+            "unknown_person",
+            "no such person in the register of persons",
+            raw["person_iin"],
+        )
+
+        payer = c["payer_id"]
+        payers = check_distinct(payer, check_payers, self.today)
+        for mask, reason, message in payers.failures:
+            problems.add(mask, "payer_id", reason, message, raw["payer_id"])
+
+        kind = c["payment_type"]
+        kinds, kind_index = distinct(kind)
+        bad_kind = (kind_index >= 0) & ~to_numpy_bool(
+            pc.is_in(kinds.cast(pa.string()), pa.array(PAYMENT_TYPES))
+        )[np.maximum(kind_index, 0)]
+        problems.add(
+            bad_kind,
+            "payment_type",
+            "unknown_payment_type",
+            "not one of " + ", ".join(PAYMENT_TYPES),
+            raw["payment_type"],
+        )
+
+        amount = c["amount"]
+        not_positive = to_numpy_bool(pc.less_equal(amount, pa.scalar(0, amount.type)))
+        problems.add(
+            not_positive,
+            "amount",
+            "non_positive_amount",
+            "the amount must be more than zero",
+            raw["amount"],
+        )
+
+        paid = c["payment_date"]
+        future = to_numpy_bool(pc.greater(paid, pa.scalar(self.today, pa.date32())))
+        problems.add(
+            future,
+            "payment_date",
+            "future_date",
+            f"the payment date is after today ({self.today})",
+            raw["payment_date"],
+        )
+
+        period = c["period"]
+        early = to_numpy_bool(pc.less(period, pa.scalar(FIRST_PERIOD, pa.date32())))
+        problems.add(
+            early,
+            "period",
+            "period_before_2017_07",
+            "MSHI contributions are collected since 2017-07",
+            raw["period"],
+        )
+
+        accepted_sorted_hashes = self._duplicates(batch, reference, usable)
+        if accepted_sorted_hashes.size:
+            self.file_hashes.append(accepted_sorted_hashes)
+            keep = ~problems.rejected
+            pq.write_table(
+                pa.table({"reference": reference.filter(pa.array(keep))}),
+                self.work / f"refs-{self.batches:06d}.parquet",
+                compression="none",
+            )
+        self.batches += 1
+
+        return pa.table(
+            {
+                "reference": _plain(reference),
+                "payer_id": _plain(payer),
+                "person_iin": _plain(person),
+                "payment_type": _plain(kind),
+                "period": period,
+                "amount": amount,
+                "payment_date": paid,
+                "source_file": pa.repeat(pa.scalar(self.importer.sha, pa.string()), n),
+                "source_row": batch.rows,
+                "year": pc.year(period).cast(pa.int16()),
+                "month": pc.month(period).cast(pa.int16()),
+            },
+        )
+
+    def _duplicates(self, batch: Batch, reference: pa.Array, usable: np.ndarray) -> np.ndarray:
+        """Record duplicate references; return the sorted hashes of the rows accepted."""
+        problems = batch.problems
+        n = batch.size
+        rows = np.flatnonzero(usable)
+        usable_refs = reference if rows.size == n else reference.take(pa.array(rows))
+        hashes = reference_hashes(usable_refs)
+        sorted_hashes = np.sort(hashes)
+        message_in_file = "this reference is already given in an earlier row of the file"
+
+        def rows_with(values: np.ndarray) -> np.ndarray:
+            return np.asarray(rows[np.isin(hashes, values)])
+
+        # within the batch: rows sharing a hash are compared exactly; after the first, each
+        # row with the same reference is a duplicate
+        same = sorted_hashes[1:] == sorted_hashes[:-1]
+        if same.any():
+            grouped = rows_with(np.unique(sorted_hashes[1:][same]))
+            table = pa.table({"reference": reference.take(pa.array(grouped)), "i": grouped})
+            first = table.group_by("reference", use_threads=False).aggregate([("i", "min")])
+            later = np.zeros(n, dtype=bool)
+            later[grouped] = True
+            later[first.column("i_min").to_numpy()] = False
+            problems.add(
+                later, "reference", "duplicate_in_file", message_in_file, batch.raw["reference"]
+            )
+
+        # against earlier batches of the file and the lake: lookups of the sorted hashes,
+        # the rare hits confirmed exactly
+        in_file = np.zeros(sorted_hashes.size, dtype=bool)
+        for earlier in self.file_hashes:
+            in_file |= sorted_member(sorted_hashes, earlier)
+        assert self.index is not None
+        in_lake = self.index.contains_sorted(sorted_hashes) & ~in_file
+        for hits, sources, reason, message in (
+            (
+                in_file,
+                sorted(self.work.glob("refs-*.parquet")),
+                "duplicate_in_file",
+                message_in_file,
+            ),
+            (
+                in_lake,
+                self.lake.files("payments"),
+                "duplicate_reference",
+                "this reference was already accepted from another file",
+            ),
+        ):
+            if hits.any() and sources:
+                candidates = rows_with(sorted_hashes[hits])
+                confirmed = _present(reference.take(pa.array(candidates)), sources)
+                mask = np.zeros(n, dtype=bool)
+                mask[candidates[confirmed]] = True
+                problems.add(mask, "reference", reason, message, batch.raw["reference"])
+        accepted = ~problems.rejected[rows]
+        return sorted_hashes if accepted.all() else np.sort(hashes[accepted])
+
+    def finish(self, transaction: LakeTransaction) -> None:
+        if not self.file_hashes:
+            return
+        merged = np.sort(np.concatenate(self.file_hashes), kind="stable")  # sorted runs
+        np.save(transaction.path_for(f"{REFERENCE_INDEX}/seg-{transaction.id}.npy"), merged)
+        self.file_hashes = []
+
+
+def _plain(values: pa.Array) -> pa.Array:
+    """Text as a plain string column (a dictionary-encoded one decoded)."""
+    return values.cast(pa.string()) if pa.types.is_dictionary(values.type) else values
+
+
+def _present(references: pa.Array, sources: Sequence[Path]) -> np.ndarray:
+    """Which of ``references`` occur in the ``reference`` column of the Parquet ``sources``."""
+    candidates = pa.table({"reference": references})
+    files = [str(path) for path in sources]
+    with duckdb.connect(":memory:") as connection:
+        connection.register("candidates", candidates)
+        found = _arrow(
+            connection,
+            "SELECT DISTINCT s.reference FROM read_parquet(?, union_by_name = true) s "
+            "SEMI JOIN candidates c ON s.reference = c.reference",
+            [files],
+        )
+    return to_numpy_bool(pc.is_in(references, found.column("reference")))
+
+
+def _arrow(connection: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> pa.Table:
+    relation = connection.sql(sql, params=params)
+    if relation is None:  # pragma: no cover - a SELECT always gives a relation
+        raise StoreError("the query gave no result", where="facts lake")
+    table: pa.Table = relation.to_arrow_table()
+    return table
+
+
+def import_payments(
+    engine: Engine,
+    lake: FactsLake,
+    path: Path | str,
+    *,
+    today: dt.date | None = None,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import one payments file (CSV or Parquet) as one transaction.
+
+    Returns the counts (read = accepted + quarantined, by reason), the import id and run id, and
+    ``already_imported`` when a file with the same SHA-256 was imported before (nothing is done).
+    The register of persons must be imported first (unknown persons are quarantined).
+    """
+    return Importer(engine, lake, PaymentsValidator(), today=today).import_file(path, progress)
+
+
+def persons_of_import(engine: Engine, lake: FactsLake, import_id: int) -> pa.Array:
+    """The distinct IINs of the persons whose payments an import accepted (sorted).
+
+    The status engine's incremental mode recomputes only these persons."""
+    with session_scope(engine) as session:
+        record = session.scalar(select(ImportedFile).where(ImportedFile.id == import_id))
+    if record is None:
+        raise InputError("no such import", where=f"import {import_id}")
+    if record.kind is not ImportKind.PAYMENTS:
+        raise InputError(
+            f"is an import of {record.kind.value}, not payments", where=f"import {import_id}"
+        )
+    files = [str(lake.root / name) for name in record.lake_files if name.startswith("payments/")]
+    if not files:
+        return pa.array([], pa.string())
+    try:
+        with duckdb.connect(":memory:") as connection:
+            table = _arrow(
+                connection,
+                "SELECT DISTINCT person_iin FROM read_parquet(?) ORDER BY person_iin",
+                [files],
+            )
+    except duckdb.Error as exc:
+        raise StoreError(
+            f"cannot read the import's files: {exc}", where=f"import {import_id}"
+        ) from exc
+    return table.column("person_iin").combine_chunks()
+
+
+PAYMENTS_COLUMNS = [field.name for field in PAYMENTS]
+
+
+def import_synth(
+    engine: Engine,
+    lake: FactsLake,
+    synth_dir: Path | str,
+    *,
+    today: dt.date | None = None,
+    progress: Progress | None = None,
+) -> dict[str, list[ImportResult]]:
+    """Import a ``saqta synth`` output folder: the register of persons and the state category
+    periods, then every payments file (each file one transaction; files already imported are
+    skipped). Returns the results by kind: ``persons``, ``state_categories``, ``payments``."""
+    from saqta.mshi.registry import import_persons
+
+    folder = Path(synth_dir)
+    if not (folder / "persons").is_dir() or not (folder / "payments").is_dir():
+        raise InputError("not a synth output folder (no persons/ or payments/)", where=str(folder))
+    results: dict[str, list[ImportResult]] = {
+        "persons": [],
+        "state_categories": [],
+        "payments": [],
+    }
+    for result in import_persons(engine, lake, folder, today=today, progress=progress):
+        results[result.kind].append(result)
+    for path in sorted((folder / "payments").glob("*.parquet")):
+        results["payments"].append(
+            import_payments(engine, lake, path, today=today, progress=progress)
+        )
+    return results
