@@ -562,7 +562,7 @@ def test_explain_gives_the_reasons_and_every_payment(builder, rules):
     assert result.status is not None and result.status["basis"] == "contributions"
     assert result.reasons[0] == (
         "paid by employer_deduction: 3 paid month(s) in 2021-05 to 2022-03 (at least 1 needed), "
-        "last counted 2022-03 (status lasts 3 months after)"
+        "latest paid month 2022-03 (status lasts 3 months after)"
     )
     assert result.reasons[1] == "valid until 2022-06-30"
     treatments = [line.treatment for line in result.payments]

@@ -461,11 +461,12 @@ def status_of(
                 DUCKDB, _sources(lake, span, "st_selected" if selected else None), span
             ):
                 connection.execute(statement)
-            month = span.first
-            while month <= span.last:
-                query = month_sql(DUCKDB, month, span.rules, 0)
-                tables.append(_arrow(connection, f"{query} ORDER BY iin"))
-                month = month.next()
+            queries = [
+                f"({month_sql(DUCKDB, Month.from_index(i), span.rules, 0)})"
+                for i in range(span.first.index, span.last.index + 1)
+            ]
+            union = " UNION ALL ".join(queries)
+            tables.append(_arrow(connection, f"SELECT * FROM ({union}) u ORDER BY month, iin"))
     except duckdb.Error as exc:
         raise StoreError(
             f"status computation failed: {str(exc).splitlines()[0]}",
@@ -665,7 +666,7 @@ def _reasons(status: dict[str, Any] | None, r: StatusRules, month: Month) -> lis
     elif basis == "contributions":
         reasons.append(
             f"paid by {status['payment_type']}: {status['paid_months']} paid month(s) in {window} "
-            f"(at least {r.min_paid_months} needed), last counted "
+            f"(at least {r.min_paid_months} needed), latest paid month "
             f"{str(status['last_paid_period'])[:7]} (status lasts {r.survival_months} months after)"
         )
     else:
