@@ -633,3 +633,54 @@ def test_postgresql_gives_the_same_status_as_duckdb(builder, rules, postgres_ser
         with psycopg.connect(postgres_server.conninfo(), autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     assert people
+
+
+# ------------------------------------------------------------------------------------------------
+# The rules overrides folder and the command line
+
+
+def test_the_fund_sets_the_windows_in_the_overrides_folder(builder, tmp_path, monkeypatch):
+    from saqta.settings import get_settings
+
+    override(tmp_path, contribution_survival_months=1)
+    monkeypatch.setenv("SAQTA_RULES_OVERRIDES", str(tmp_path / "overrides"))
+    get_settings.cache_clear()
+    try:
+        person = builder.person(iin(D(1990, 5, 3)), D(1990, 5, 3))
+        builder.payments(monthly(person, "2022-01", "2022-03"))
+        table = status_of(builder.lake, months("2022-04", "2022-05"))
+    finally:
+        get_settings.cache_clear()
+    assert [r["entitled"] for r in table.to_pylist()] == [True, False]
+
+
+def test_command_line_compute_and_explain(builder, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from saqta.cli.app import app
+    from saqta.settings import get_settings
+
+    people = hand_built_country(builder)
+    monkeypatch.setenv("SAQTA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SAQTA_LAKE_DIR", str(builder.lake.root))
+    monkeypatch.setenv("COLUMNS", "200")
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        done = runner.invoke(app, ["insured", "compute", "--month", "2022-07"])
+        assert done.exit_code == 0, done.output
+        assert "2022-07" in done.output and "run 1 done" in done.output
+        shown = runner.invoke(app, ["insured", "explain", people["child"], "--month", "2022-07"])
+        assert shown.exit_code == 0, shown.output
+        assert "entitled" in shown.output
+        assert "child status ends on the 18th birthday 2022-07-14" in shown.output
+        assert "stored by run 1" in shown.output
+        both = runner.invoke(app, ["insured", "compute", "--month", "2022-07", "--year", "2022"])
+        assert both.exit_code == 1 and "give either --month" in both.output
+        bad = runner.invoke(
+            app, ["insured", "compute", "--month", "2022-07", "--incremental-from", "xyz"]
+        )
+        assert bad.exit_code == 1 and "is not a SHA-256 digest" in bad.output
+    finally:
+        get_settings.cache_clear()
+    assert read_status(builder.lake, Month(2022, 7)).num_rows == 4
