@@ -669,7 +669,7 @@ def test_command_line_compute_and_explain(builder, tmp_path, monkeypatch):
         runner = CliRunner()
         done = runner.invoke(app, ["insured", "compute", "--month", "2022-07"])
         assert done.exit_code == 0, done.output
-        assert "2022-07" in done.output and "run 1 done" in done.output
+        assert "Insured status, run 1" in done.output and "run 1 done" in done.output
         shown = runner.invoke(app, ["insured", "explain", people["child"], "--month", "2022-07"])
         assert shown.exit_code == 0, shown.output
         assert "entitled" in shown.output
