@@ -1,0 +1,683 @@
+"""The insured-status engine: for every person and month, entitled or not, why, until when, and
+what would change the answer.
+
+Rules: ``rules/mshi/status.yaml`` (look-back window, paid months needed, survival after payments
+stop, whether a payment counts from its period or its receipt, which payment types count) and the
+self-payer prepayment rule of ``rules/mshi/contributions.yaml``; see :mod:`saqta.mshi.status_rules`
+for the rule and :mod:`saqta.mshi.status_sql` for the SQL that applies it.
+
+Decisions (documented in the package documentation of the status engine):
+
+- a preferential category counts for a month when its validity covers at least one day of it;
+- a person who died is entitled (at most) until the day of death and, from the month after the
+  month of death, has the basis ``deceased`` and is not entitled;
+- a person born after the end of a month is not in that month's population (no row);
+- a person's latest register row (highest ``loaded_seq``) and the category periods of the
+  person's latest load are used;
+- when several bases apply, the row names one in this order: state category, prepayment,
+  contributions; ``valid_until`` is the latest end of all the bases that apply.
+
+Public functions:
+
+- :func:`compute_status`: batch (whole country) or incremental (some IINs, or the persons of one
+  imported payments file) run for months; writes ``<lake>/derived/status/month=YYYY-MM-01/``
+  (each month replaced as a whole) and records the run in ``runs`` (kind ``status``);
+- :func:`status_of`: the status of some persons computed on the fly (nothing written);
+- :func:`read_status`: the stored results of a month;
+- :func:`explain`: one person's status in a month with the reasons and every payment looked at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import datetime as dt
+import hashlib
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from saqta.core.errors import InputError, StoreError
+from saqta.core.periods import Month
+from saqta.core.rules import RuleSet, load_rules
+from saqta.mshi.schema import STATUS
+from saqta.mshi.status_rules import StatusRules, status_rules
+from saqta.mshi.status_sql import DUCKDB, Sources, Span, month_sql, setup_sql
+from saqta.store.lake import FactsLake
+
+__all__ = [
+    "Explanation",
+    "StatusRun",
+    "compute_status",
+    "explain",
+    "input_hashes",
+    "read_status",
+    "spans",
+    "status_folder",
+    "status_of",
+]
+
+RUN_KIND = "status"
+STATUS_DIR = ("derived", "status")
+_MONTH_FOLDER = re.compile(r"month=(\d{4})-(\d{2})-01")
+_PARTITION_METADATA = '[["month", "DATE"]]'
+
+
+def code_version() -> str:
+    """The package version and a digest of the engine's source files."""
+    from saqta import __version__
+
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for path in sorted(here.glob("status*.py")):
+        digest.update(path.read_bytes())
+    rules_file = here.parent / "rules" / "mshi" / "status.yaml"
+    if rules_file.is_file():
+        digest.update(rules_file.read_bytes())
+    return f"{__version__}+{digest.hexdigest()[:12]}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading the lake
+
+
+def _read(files: Sequence[Path]) -> str | None:
+    if not files:
+        return None
+    listed = ", ".join("'" + f.as_posix().replace("'", "''") + "'" for f in files)
+    return f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+
+
+def _payment_files(lake: FactsLake, periods: tuple[int | None, int]) -> list[Path]:
+    """The payment files whose year/month partition lies in the period range."""
+    low, high = periods
+    chosen = []
+    for path in lake.files("payments"):
+        parts = dict(
+            part.split("=", 1) for part in path.relative_to(lake.root).parts if "=" in part
+        )
+        try:
+            index = int(parts["year"]) * 12 + int(parts["month"]) - 1
+        except (KeyError, ValueError):
+            chosen.append(path)  # not partitioned as the contract says: read it all
+            continue
+        if (low is None or index >= low) and index <= high:
+            chosen.append(path)
+    return chosen
+
+
+def _sources(lake: FactsLake, span: Span, selected: str | None) -> Sources:
+    persons = _read(lake.files("persons"))
+    if persons is None:
+        raise InputError(
+            "the lake holds no persons: import the register first", where=str(lake.root)
+        )
+    return Sources(
+        persons=persons,
+        categories=_read(lake.files("state_categories")),
+        payments=_read(_payment_files(lake, span.period_range)),
+        outflows=_read(lake.files("payment_outflows")),
+        selected=selected,
+    )
+
+
+def input_hashes(lake: FactsLake) -> dict[str, str]:
+    """SHA-256 of each input dataset's listing (relative path and size of every file).
+
+    Lake files are never rewritten (append-only, named by a fresh UUID), so the listing identifies
+    the content without reading gigabytes.
+    """
+    hashes = {}
+    for dataset in ("persons", "state_categories", "payments", "payment_outflows"):
+        digest = hashlib.sha256()
+        for path in lake.files(dataset):
+            digest.update(
+                f"{path.relative_to(lake.root).as_posix()}\t{path.stat().st_size}\n".encode()
+            )
+        hashes[dataset] = digest.hexdigest()
+    return hashes
+
+
+def _connect(lake: FactsLake) -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect(":memory:")
+    connection.execute("SET preserve_insertion_order = false")
+    temp = lake.root / ".tmp-duckdb"
+    with contextlib.suppress(OSError):
+        temp.mkdir(parents=True, exist_ok=True)
+        connection.execute(f"SET temp_directory = '{temp.as_posix()}'")
+    return connection
+
+
+# ------------------------------------------------------------------------------------------------
+# Months and rules
+
+
+def spans(months: Sequence[Month], rules: RuleSet) -> list[Span]:
+    """Consecutive months with equal rules, computed together."""
+    ordered = sorted(set(months))
+    if not ordered:
+        raise InputError("no month to compute")
+    result: list[Span] = []
+    for month in ordered:
+        current = status_rules(rules, month)
+        last = result[-1] if result else None
+        if last is not None and last.rules == current and last.last.next() == month:
+            result[-1] = Span(last.first, month, current)
+        else:
+            result.append(Span(month, month, current))
+    return result
+
+
+def status_folder(lake: FactsLake, month: Month) -> Path:
+    return lake.root.joinpath(*STATUS_DIR, f"month={month.first_day.isoformat()}")
+
+
+# ------------------------------------------------------------------------------------------------
+# Atomic replacement of a month's folder
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders atomically (Linux renameat2); False where not supported."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(name, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return bool(result == 0)
+
+
+def _replace_folder(new: Path, target: Path) -> None:
+    """Put ``new`` in place of ``target``: readers see the old month or the new one, whole."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        os.replace(new, target)
+        return
+    if _exchange(new, target):
+        shutil.rmtree(new, ignore_errors=True)  # ``new`` now holds the old files
+        return
+    old = target.parent / f".old-{uuid.uuid4().hex}"
+    os.replace(target, old)
+    os.replace(new, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# Running
+
+
+@dataclass
+class StatusRun:
+    """What a run did."""
+
+    run_id: int
+    months: list[Month]
+    rows: dict[str, int] = field(default_factory=dict)
+    entitled: dict[str, int] = field(default_factory=dict)
+    by_basis: dict[str, dict[str, int]] = field(default_factory=dict)
+    persons: int | None = None  # incremental: the persons recomputed
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "months": [str(m) for m in self.months],
+            "rows": self.rows,
+            "entitled": self.entitled,
+            "by_basis": self.by_basis,
+            "persons_recomputed": self.persons,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def _select_iins(
+    connection: duckdb.DuckDBPyConnection,
+    lake: FactsLake,
+    iins: Sequence[str] | None,
+    source_file: str | None,
+) -> int | None:
+    """Fill the table ``st_selected``; return how many persons, or None for everyone."""
+    if iins is None and source_file is None:
+        return None
+    chosen: set[str] = set(iins or ())
+    if source_file is not None:
+        sha = source_file.lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", sha):
+            raise InputError(f"{source_file!r} is not a SHA-256 digest", where="--incremental-from")
+        payments = _read(lake.files("payments"))
+        found: list[tuple[str]] = []
+        if payments is not None:
+            found = connection.execute(
+                f"SELECT DISTINCT person_iin FROM {payments} WHERE source_file = ?", [sha]
+            ).fetchall()
+        if not found:
+            raise InputError(
+                "no payments in the lake come from this file", where=f"source file {sha}"
+            )
+        chosen.update(row[0] for row in found)
+    table = pa.table({"iin": pa.array(sorted(chosen), pa.string())})
+    connection.register("st_selected_arrow", table)
+    connection.execute(
+        "CREATE OR REPLACE TEMP TABLE st_selected AS SELECT iin FROM st_selected_arrow"
+    )
+    connection.unregister("st_selected_arrow")
+    return len(chosen)
+
+
+def _copy(connection: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    path = target.as_posix().replace("'", "''")
+    connection.execute(
+        f"COPY ({query}) TO '{path}' (FORMAT parquet, COMPRESSION zstd, "
+        f"KV_METADATA {{'saqta.partition_by': '{_PARTITION_METADATA}'}})"
+    )
+
+
+def _month_counts(connection: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[str, int]:
+    source = _read(files)
+    if source is None:
+        return {}
+    rows = connection.execute(f"SELECT basis, count(*) FROM {source} GROUP BY basis").fetchall()
+    return {str(basis): int(count) for basis, count in sorted(rows)}
+
+
+def _run_months(
+    connection: duckdb.DuckDBPyConnection,
+    lake: FactsLake,
+    months: Sequence[Month],
+    rules: RuleSet,
+    run_id: int,
+    selected: bool,
+    result: StatusRun,
+    on_month: Callable[[int, int], None] | None,
+) -> None:
+    work = lake.root / f".tmp-status-{uuid.uuid4().hex}"
+    done = 0
+    try:
+        for span in spans(months, rules):
+            sources = _sources(lake, span, "st_selected" if selected else None)
+            for statement in setup_sql(DUCKDB, sources, span):
+                connection.execute(statement)
+            month = span.first
+            while month <= span.last:
+                query = month_sql(DUCKDB, month, span.rules, run_id)
+                rows = f"SELECT * EXCLUDE (month) FROM ({query}) s"
+                if selected:
+                    existing = list(status_folder(lake, month).glob("*.parquet"))
+                    if not existing:
+                        raise InputError(
+                            "no stored status for this month to update: run a full compute first",
+                            where=f"month {month}",
+                        )
+                    old = _read(existing)
+                    rows = (
+                        f"SELECT * FROM {old} WHERE iin NOT IN (SELECT iin FROM st_selected) "
+                        f"UNION ALL {rows}"
+                    )
+                staged = work / f"month={month.first_day.isoformat()}"
+                _copy(
+                    connection, rows, staged / f"part-{run_id:08d}-{uuid.uuid4().hex[:8]}.parquet"
+                )
+                _replace_folder(staged, status_folder(lake, month))
+                counts = _month_counts(
+                    connection, list(status_folder(lake, month).glob("*.parquet"))
+                )
+                key = str(month)
+                result.rows[key] = sum(counts.values())
+                result.by_basis[key] = counts
+                result.entitled[key] = sum(
+                    v
+                    for k, v in counts.items()
+                    if k in ("state_category", "prepayment", "contributions")
+                )
+                done += 1
+                if on_month is not None:
+                    on_month(done, len(months))
+                month = month.next()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def compute_status(
+    lake: FactsLake | Path | str,
+    months: Sequence[Month],
+    *,
+    engine: Any = None,
+    rules: RuleSet | None = None,
+    iins: Sequence[str] | None = None,
+    source_file: str | None = None,
+    on_month: Callable[[int, int], None] | None = None,
+) -> StatusRun:
+    """Compute and store the status of ``months`` (a month, a year, any set of months).
+
+    Batch mode (no ``iins``, no ``source_file``): every person; each month's folder is written
+    anew and swapped in as a whole. Incremental mode: only the persons given by ``iins`` and/or
+    the persons of the payments imported from the file whose SHA-256 is ``source_file``; their
+    rows are recomputed and every other row of the month is kept, and the month is swapped in as
+    a whole (the month must have been computed before).
+
+    The run is recorded in ``runs`` of the system of record (``engine``; default: the configured
+    one, migrated) with kind ``status``, the inputs' hashes, the rule-set version and the code
+    version; its id is in every row written. A failed run is recorded as failed and leaves every
+    month as it was before the month that failed.
+    """
+    from saqta.store.db import make_engine, session_scope, upgrade
+    from saqta.store.models import RunStatus
+    from saqta.store.registry import finish_run, start_run
+
+    lake = lake if isinstance(lake, FactsLake) else FactsLake(lake)
+    rules = rules if rules is not None else load_rules()
+    months = sorted(set(months))
+    spans(months, rules)  # rules checked before anything is recorded
+    if engine is None:
+        engine = make_engine()
+        upgrade(engine)
+    inputs = input_hashes(lake)
+    if source_file is not None:
+        inputs["incremental_from"] = source_file.lower()
+    started = time.perf_counter()
+    with session_scope(engine) as session:
+        run = start_run(
+            session,
+            kind=RUN_KIND,
+            inputs=inputs,
+            rules_version=rules.version,
+            code_version=code_version(),
+        )
+    result = StatusRun(run_id=int(run.id), months=list(months))
+    connection = _connect(lake)
+    try:
+        result.persons = _select_iins(connection, lake, iins, source_file)
+        _run_months(
+            connection,
+            lake,
+            months,
+            rules,
+            result.run_id,
+            result.persons is not None,
+            result,
+            on_month,
+        )
+    except BaseException as exc:
+        result.seconds = time.perf_counter() - started
+        with session_scope(engine) as session:
+            finish_run(
+                session, run, RunStatus.FAILED, {**result.summary(), "error": str(exc)[:500]}
+            )
+        if isinstance(exc, duckdb.Error):
+            raise StoreError(
+                f"status computation failed: {str(exc).splitlines()[0]}",
+                where=f"facts lake {lake.root}",
+            ) from exc
+        raise
+    finally:
+        connection.close()
+    result.seconds = time.perf_counter() - started
+    with session_scope(engine) as session:
+        finish_run(session, run, RunStatus.SUCCEEDED, result.summary())
+    return result
+
+
+def status_of(
+    lake: FactsLake | Path | str,
+    months: Sequence[Month],
+    *,
+    rules: RuleSet | None = None,
+    iins: Sequence[str] | None = None,
+) -> pa.Table:
+    """The status of ``iins`` (default everyone) in ``months``, computed now, nothing written.
+
+    ``run_id`` is 0 in the rows: they belong to no recorded run."""
+    lake = lake if isinstance(lake, FactsLake) else FactsLake(lake)
+    rules = rules if rules is not None else load_rules()
+    connection = _connect(lake)
+    tables = []
+    try:
+        selected = _select_iins(connection, lake, iins, None) is not None
+        for span in spans(months, rules):
+            for statement in setup_sql(
+                DUCKDB, _sources(lake, span, "st_selected" if selected else None), span
+            ):
+                connection.execute(statement)
+            queries = [
+                f"({month_sql(DUCKDB, Month.from_index(i), span.rules, 0)})"
+                for i in range(span.first.index, span.last.index + 1)
+            ]
+            union = " UNION ALL ".join(queries)
+            tables.append(_arrow(connection, f"SELECT * FROM ({union}) u ORDER BY month, iin"))
+    except duckdb.Error as exc:
+        raise StoreError(
+            f"status computation failed: {str(exc).splitlines()[0]}",
+            where=f"facts lake {lake.root}",
+        ) from exc
+    finally:
+        connection.close()
+    return pa.concat_tables([t.cast(STATUS) for t in tables]) if tables else STATUS.empty_table()
+
+
+def read_status(lake: FactsLake | Path | str, month: Month, iin: str | None = None) -> pa.Table:
+    """The stored status rows of ``month`` (optionally of one person), sorted by IIN."""
+    lake = lake if isinstance(lake, FactsLake) else FactsLake(lake)
+    files = sorted(status_folder(lake, month).glob("*.parquet"))
+    source = _read(files)
+    if source is None:
+        return STATUS.empty_table()
+    where = "WHERE iin = ?" if iin is not None else ""
+    with duckdb.connect(":memory:") as connection:
+        table = _arrow(
+            connection,
+            f"SELECT *, {_sql_date(month.first_day)} AS month FROM {source} {where} ORDER BY iin",
+            [iin] if iin is not None else None,
+        )
+    return table.select(STATUS.names).cast(STATUS)
+
+
+def _arrow(
+    connection: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
+) -> pa.Table:
+    relation = connection.sql(sql, params=params)
+    table: pa.Table = relation.to_arrow_table() if relation is not None else pa.table({})
+    return table
+
+
+def _sql_date(day: dt.date) -> str:
+    return f"DATE '{day.isoformat()}'"
+
+
+def stored_months(lake: FactsLake | Path | str) -> list[Month]:
+    lake = lake if isinstance(lake, FactsLake) else FactsLake(lake)
+    folder = lake.root.joinpath(*STATUS_DIR)
+    found = []
+    if folder.is_dir():
+        for entry in folder.iterdir():
+            match = _MONTH_FOLDER.fullmatch(entry.name)
+            if match and any(entry.glob("*.parquet")):
+                found.append(Month(int(match.group(1)), int(match.group(2))))
+    return sorted(found)
+
+
+# ------------------------------------------------------------------------------------------------
+# Explaining one person
+
+
+@dataclass
+class PaymentLine:
+    reference: str
+    payment_type: str
+    period: dt.date
+    amount: Any
+    payment_date: dt.date
+    source_file: str | None
+    source_row: int | None
+    treatment: str  # why it counts or does not
+
+
+@dataclass
+class Explanation:
+    iin: str
+    month: Month
+    status: dict[str, Any] | None  # the status row computed now (None: not in the population)
+    stored: dict[str, Any] | None  # the stored row, if the month was computed
+    reasons: list[str]
+    categories: list[dict[str, Any]]
+    payments: list[PaymentLine]
+    rules: StatusRules
+    rules_version: str
+
+    @property
+    def stale(self) -> bool:
+        """The stored row differs from what the lake and rules give now."""
+        if self.stored is None or self.status is None:
+            return self.stored is not None
+        keys = [k for k in STATUS.names if k != "run_id"]
+        return any(self.stored.get(k) != self.status.get(k) for k in keys)
+
+
+def explain(
+    lake: FactsLake | Path | str, iin: str, month: Month, *, rules: RuleSet | None = None
+) -> Explanation:
+    """One person's status in ``month``: the answer, the reasons, the categories, and every
+    payment in the months the rule looks at, each with how it was treated."""
+    from saqta.core.iin import parse_iin
+
+    parse_iin(iin)
+    lake = lake if isinstance(lake, FactsLake) else FactsLake(lake)
+    rules = rules if rules is not None else load_rules()
+    span = spans([month], rules)[0]
+    r = span.rules
+    table = status_of(lake, [month], rules=rules, iins=[iin])
+    status = table.to_pylist()[0] if table.num_rows else None
+    stored_rows = read_status(lake, month, iin).to_pylist()
+    stored = stored_rows[0] if stored_rows else None
+    categories: list[dict[str, Any]] = []
+    source = _read(lake.files("state_categories"))
+    with duckdb.connect(":memory:") as connection:
+        if source is not None:
+            categories = _arrow(
+                connection,
+                f"SELECT category, valid_from, valid_to, loaded_seq FROM {source} "
+                "WHERE iin = ? ORDER BY valid_from, category",
+                [iin],
+            ).to_pylist()
+        lines = _payment_lines(connection, lake, iin, month, span)
+    reasons = _reasons(status, r, month)
+    return Explanation(iin, month, status, stored, reasons, categories, lines, r, rules.version)
+
+
+def _payment_lines(
+    connection: duckdb.DuckDBPyConnection, lake: FactsLake, iin: str, month: Month, span: Span
+) -> list[PaymentLine]:
+    r = span.rules
+    payments = _read(_payment_files(lake, span.period_range))
+    if payments is None:
+        return []
+    rows = connection.execute(
+        f"SELECT reference, payment_type, period, amount, payment_date, source_file, source_row "
+        f"FROM {payments} WHERE person_iin = ? ORDER BY period, payment_date, reference",
+        [iin],
+    ).fetchall()
+    outflows = _read(lake.files("payment_outflows"))
+    refunds: dict[tuple[str, dt.date], Any] = {}
+    if outflows is not None:
+        for reference, period, amount in connection.execute(
+            f"SELECT reference, period, sum(amount) FROM {outflows} WHERE person_iin = ? "
+            "GROUP BY reference, period",
+            [iin],
+        ).fetchall():
+            refunds[(reference, period)] = amount
+    seen: set[tuple[Any, ...]] = set()
+    lines = []
+    window_from = Month.from_index(month.index - r.lookback_months + 1)
+    counts_to = Month.from_index(month.index - r.lag)
+    for reference, kind, period, amount, paid_on, source_file, source_row in rows:
+        key = (reference, kind, period, amount)
+        if key in seen:
+            treatment = "duplicate of an earlier row: not counted again"
+        elif (reference, period) in refunds:
+            left = amount - refunds[(reference, period)]
+            treatment = (
+                f"refunded ({refunds[(reference, period)]}): not counted"
+                if left <= 0
+                else f"partly refunded, {left} left: counted"
+            )
+        elif kind not in r.payment_types and kind != "self_payer":
+            treatment = f"{kind} does not count toward status by contributions"
+        else:
+            effective = Month.of(period)
+            if r.count_from == "receipt":
+                effective = max(effective, Month.of(paid_on))
+            if kind not in r.payment_types:
+                where = "counts only toward a prepayment"
+            elif effective > month:
+                where = f"counts from {effective}, after this month"
+            elif effective > counts_to:
+                where = f"for {effective}: counts from the next month"
+            elif effective < window_from:
+                where = f"for {effective}: before the look-back window"
+            else:
+                where = f"counted for {effective}"
+            treatment = where
+        seen.add(key)
+        lines.append(
+            PaymentLine(
+                reference, kind, period, amount, paid_on, source_file, source_row, treatment
+            )
+        )
+    return lines
+
+
+def _reasons(status: dict[str, Any] | None, r: StatusRules, month: Month) -> list[str]:
+    if status is None:
+        return [f"not in the population of {month}: not in the register or born later"]
+    window = (
+        f"{Month.from_index(month.index - r.lookback_months + 1)} to "
+        f"{Month.from_index(month.index - r.lag)}"
+    )
+    reasons = []
+    basis = status["basis"]
+    if basis == "deceased":
+        reasons.append("died before this month: not entitled")
+    elif basis == "state_category":
+        reasons.append(f"state-paid: preferential category {status['category']}")
+    elif basis == "prepayment":
+        reasons.append("self-payer's prepayment of 12 months covers this month (entitled at once)")
+    elif basis == "contributions":
+        reasons.append(
+            f"paid by {status['payment_type']}: {status['paid_months']} paid month(s) in {window} "
+            f"(at least {r.min_paid_months} needed), latest paid month "
+            f"{str(status['last_paid_period'])[:7]} (status lasts {r.survival_months} months after)"
+        )
+    else:
+        reasons.append(
+            f"not entitled: {status['paid_months']} paid month(s) in {window}, "
+            f"{r.min_paid_months} needed within {r.survival_months} months of the last one"
+        )
+    if status["valid_until"] is not None:
+        reasons.append(f"valid until {status['valid_until']}")
+    elif status["entitled"]:
+        reasons.append("no end date known")
+    if status["change"]:
+        reasons.append(f"what would change it: {status['change']}")
+    return reasons
