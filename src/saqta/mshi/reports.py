@@ -381,7 +381,7 @@ class _Source:
         """Views shared by the reports: the register's newest rows, refunds with their type."""
         self.execute(
             """
-            CREATE TEMP VIEW register AS
+            CREATE TEMP TABLE register AS
             SELECT iin, arg_max(region, loaded_seq) AS region,
                    arg_max(birth_date, loaded_seq) AS birth_date,
                    arg_max(death_date, loaded_seq) AS death_date
