@@ -21,6 +21,7 @@ L      SHY     unemployed in 2021 only
 M      SHY     an employee contribution in January, no employer deduction
 N      ALA     born 20 December 2022 (child)
 Q      SHY     a state contribution in January without a category on file
+R      ALA     pensioner (open category) who died in 2021
 X      -       not on the register: one employer deduction in January
 =====  ======  ===========================================================================
 """
@@ -64,7 +65,7 @@ from saqta.mshi.schema import (
 from saqta.store.lake import FactsLake
 
 D = dt.date
-IIN = {name: f"{i:012d}" for i, name in enumerate("ABCDEFGHIJKLMNQXZ", start=1)}
+IIN = {name: f"{i:012d}" for i, name in enumerate("ABCDEFGHIJKLMNQRXZ", start=1)}
 STATE = Decimal("3158.86")
 
 
@@ -158,11 +159,13 @@ def build(root: Path) -> FactsLake:
         b.person(name, region)
     b.person("J", "ALA", died=D(2022, 6, 10))
     b.person("N", "ALA", born=D(2022, 12, 20))
+    b.person("R", "ALA", born=D(1940, 1, 1), died=D(2021, 11, 2))
 
     b.category("A", "child", D(2010, 5, 1), D(2028, 4, 30))
     b.category("B", "pensioner", D(2020, 3, 1))
     b.category("L", "unemployed", D(2021, 3, 1), D(2021, 12, 31))
     b.category("N", "child", D(2022, 12, 20), D(2040, 12, 19))
+    b.category("R", "pensioner", D(2005, 1, 1))
     for period in months(1, 12):
         b.pay("A", "state_contribution", period, STATE, paid_on=period.replace(day=25))
         b.pay("B", "state_contribution", period, STATE, paid_on=period.replace(day=25))
@@ -264,7 +267,7 @@ def test_coverage_figures(lake_root: Path) -> None:
     assert report.status_month == D(2022, 12, 1)
     persons = {row.key: row.persons for row in report.rows}
     assert persons == {
-        "population": 14,  # 15 on the register, J died in June
+        "population": 14,  # 16 on the register, J died in June, R in 2021
         "entitled": 6,  # A B N Q (state) E (contributions) H (prepayment)
         "paid_for": 13,
         "state_paid_exempt": 4,  # A B N Q; L's category ended in 2021

@@ -574,6 +574,7 @@ def _paid_for_sql(source: _Source) -> str:
             LEFT JOIN register r USING (iin)
             WHERE s.valid_from <= least(DATE '{last}', coalesce(r.death_date, DATE '{last}'))
               AND coalesce(s.valid_to, DATE '9999-12-31') >= DATE '{first}'
+              AND (r.death_date IS NULL OR r.death_date >= DATE '{first}')
         )
         SELECT iin, min(priority) AS priority
         FROM categories JOIN kinds USING (payment_type)
@@ -694,7 +695,9 @@ def coverage_report(
         region_rows = tuple(
             RegionCoverage(
                 code=code,
-                name=names.get(code, f"unknown region {code}"),
+                name=names.get(
+                    code, "region not given" if code == "unknown" else f"unknown region {code}"
+                ),
                 population=values[0],
                 entitled=values[1],
                 uninsured=values[0] - values[1],
