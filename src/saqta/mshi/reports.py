@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -200,6 +200,22 @@ def as_published(value: Decimal) -> Decimal:
 
 def _region_names() -> dict[str, str]:
     return {region.code: region.name_en for region in regions()}
+
+
+def _unknown_name(code: str) -> str:
+    if code == UNKNOWN_REGION:
+        return "not on the register, or no region"
+    return f"region code {code} (not in the reference list)"
+
+
+def _region_codes(seen: Iterable[str]) -> list[str]:
+    """Every reference region in reference order (also those with no data), then other codes."""
+    order = [region.code for region in regions()]
+    return order + sorted(set(seen) - set(order))
+
+
+UNKNOWN_REGION = "unknown"
+"""The code under which persons not on the register (or without a region) are shown."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -666,7 +682,7 @@ def coverage_report(
             if not on_register:
                 off_register += int(paid_for)
                 continue
-            code = region or "unknown"
+            code = region or UNKNOWN_REGION
             regional[code] = [
                 a + int(b) for a, b in zip(regional.get(code, [0] * 9), values, strict=True)
             ]
@@ -691,23 +707,18 @@ def coverage_report(
             )
             for key, label in COVERAGE_ROWS
         )
-        order = [region.code for region in regions()]
         region_rows = tuple(
             RegionCoverage(
                 code=code,
-                name=names.get(
-                    code, "region not given" if code == "unknown" else f"unknown region {code}"
-                ),
+                name=names.get(code, _unknown_name(code)),
                 population=values[0],
                 entitled=values[1],
                 uninsured=values[0] - values[1],
                 paid_for=values[2],
                 categories=dict(zip(keys, values[3:], strict=True)),
             )
-            for code, values in sorted(
-                regional.items(),
-                key=lambda item: (order.index(item[0]) if item[0] in order else 99, item[0]),
-            )
+            for code in _region_codes(regional)
+            for values in [regional.get(code, [0] * 9)]
         )
         provenance = _provenance(provenance_source, rules, month, runs, notes)
     return CoverageReport(
@@ -923,7 +934,7 @@ def collections_report(
     for region, key, paid, refunded in rows:
         gross[key] += paid
         refunds[key] += refunded
-        net = by_region.setdefault(region or "unknown", dict.fromkeys(gross, zero))
+        net = by_region.setdefault(region or UNKNOWN_REGION, dict.fromkeys(gross, zero))
         net[key] += paid - refunded
     net_total = sum(gross.values(), zero) - sum(refunds.values(), zero) - Decimal(unmatched)
     net_by_source = {key: gross[key] - refunds[key] for key in gross}
@@ -958,20 +969,14 @@ def collections_report(
         Decimal(0),
     )
     months_by_region = {
-        region or "unknown": (amount, int(n)) for region, amount, n in region_months
+        region or UNKNOWN_REGION: (amount, int(n)) for region, amount, n in region_months
     }
     names = _region_names()
-    order = [region.code for region in regions()]
-    codes = sorted(
-        set(by_region) | set(months_by_region),
-        key=lambda code: (order.index(code) if code in order else 99, code),
-    )
+    codes = _region_codes(set(by_region) | set(months_by_region))
     region_rows = tuple(
         RegionCollections(
             code=code,
-            name=names.get(
-                code, f"unknown region {code}" if code != "unknown" else "not on the register"
-            ),
+            name=names.get(code, _unknown_name(code)),
             net=by_region.get(code, dict.fromkeys(gross, zero)),
             employee_months=months_by_region.get(code, (zero, 0))[1],
             deductions=months_by_region.get(code, (zero, 0))[0],
@@ -1095,7 +1100,7 @@ def frequency_report(
     by_region: dict[str, list[int]] = {}
     for region, months, n in counts:
         by_months[int(months)] += int(n)
-        entry = by_region.setdefault(region or "unknown", [0, 0])
+        entry = by_region.setdefault(region or UNKNOWN_REGION, [0, 0])
         entry[0] += int(n)
         entry[1] += int(n) * int(months)
     employees = sum(by_months.values())
@@ -1114,18 +1119,16 @@ def frequency_report(
         for m in range(1, 13)
     )
     names = _region_names()
-    order = [region.code for region in regions()]
     region_rows = tuple(
         RegionFrequency(
             code=code,
-            name=names.get(code, "not on the register" if code == "unknown" else code),
+            name=names.get(code, _unknown_name(code)),
             employees=values[0],
             months=values[1],
             published_mean=PUBLISHED_REGION_FREQUENCY.get(code) if published else None,
         )
-        for code, values in sorted(
-            by_region.items(), key=lambda item: order.index(item[0]) if item[0] in order else 99
-        )
+        for code in _region_codes(by_region)
+        for values in [by_region.get(code, [0, 0])]
     )
     return FrequencyReport(
         year=year,
