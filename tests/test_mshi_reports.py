@@ -515,7 +515,7 @@ def test_xlsx_reads_back(lake_root: Path, tmp_path: Path) -> None:
     sheet = book["sources"]
     assert sheet["A1"].value == "MSHI receipts, 2022"
     headers = [cell.value for cell in sheet[4]]
-    assert headers[:5] == ["Key", "Source", "Received, ₸", "Refunded, ₸", "Net, ₸"]
+    assert headers[:5] == ["Key", "Source", "Paid in, ₸", "Refunded, ₸", "Net, ₸"]
     first = [cell for cell in sheet[5]]
     assert first[0].value == "employers_employees"
     assert Decimal(str(first[4].value)) == Decimal("202900.00")
@@ -556,3 +556,21 @@ def test_chart(lake_root: Path, tmp_path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert text.lstrip().startswith("<?xml")
     assert "Shymkent" in text and "Kazakhstan 42.9%" in text
+
+
+def test_write_all(lake_root: Path, tmp_path: Path) -> None:
+    from saqta.mshi.report_render import write_all
+
+    written = write_all(lake_root, 2022, tmp_path, formats=("xlsx", "json"))
+    assert sorted(p.name for files in written.values() for p in files) == [
+        "collections-2022.json",
+        "collections-2022.xlsx",
+        "coverage-2022.json",
+        "coverage-2022.svg",
+        "coverage-2022.xlsx",
+        "frequency-2022.json",
+        "frequency-2022.xlsx",
+    ]
+    data = json.loads((tmp_path / "coverage-2022.json").read_text(encoding="utf-8"))
+    rows = {row["key"]: row for row in data["sections"]["table2"]["rows"]}
+    assert rows["paid_for"]["persons"] == 13

@@ -184,7 +184,7 @@ def collections_document(report: CollectionsReport) -> Document:
     columns = [
         Column("key", "Key", "text", console=False),
         Column("source", "Source", "text"),
-        Column("gross", "Received, ₸", "money"),
+        Column("gross", "Paid in, ₸", "money"),
         Column("refunds", "Refunded, ₸", "money"),
         Column("net", "Net, ₸", "money"),
         Column("share_pct", "Share of net, %", "pct"),
@@ -680,3 +680,29 @@ def write(doc: Document, fmt: str, path: Path | None) -> Sequence[Path]:
     if fmt == "json":
         return [write_json(doc, path)]
     raise InputError("must be table, csv, xlsx or json", where=f"--format {fmt}")
+
+
+def write_all(
+    lake_root: Path | str,
+    year: int,
+    out_dir: Path,
+    formats: Sequence[str] = ("xlsx", "csv", "json"),
+) -> dict[str, list[Path]]:
+    """Run the three reports for ``year`` and write each in ``formats`` to ``out_dir``, with the
+    coverage chart (``coverage.svg``); return the files written by report."""
+    from saqta.mshi.reports import collections_report, coverage_report, frequency_report
+
+    written: dict[str, list[Path]] = {}
+    coverage = coverage_report(lake_root, year)
+    for report in (
+        coverage,
+        collections_report(lake_root, year),
+        frequency_report(lake_root, year),
+    ):
+        doc = document(report)
+        files: list[Path] = []
+        for fmt in formats:
+            files.extend(write(doc, fmt, out_dir / f"{doc.name}-{year}.{fmt}"))
+        written[doc.name] = files
+    written["coverage"].append(coverage_chart(coverage, out_dir / f"coverage-{year}.svg"))
+    return written
