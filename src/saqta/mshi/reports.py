@@ -562,29 +562,32 @@ def _read_status(source: _Source, month: dt.date) -> tuple[StatusRun, ...]:
 
 
 def _paid_for_sql(source: _Source) -> str:
-    """Per person: the priority (1-based) of the first Table 2 category that applies in the year."""
-    priority = ", ".join(
-        f"('{kind}', {index})"
-        for index, (_, _, kinds) in enumerate(COVERAGE_PRIORITY, start=1)
-        for kind in kinds
-    )
+    """Per person: the priority (1-based) of the first Table 2 category that applies in the year.
+
+    One pass over the year's payments grouped by person, with one net sum per payment type, so
+    that a national year is hashed once by person rather than by person and type.
+    """
     first, last = source.first.isoformat(), source.last.isoformat()
+    kinds = [kind for _, _, group in COVERAGE_PRIORITY for kind in group]
+    sums = ",\n".join(
+        f"sum(amount) FILTER (WHERE payment_type = '{kind}') AS paid_{kind}" for kind in kinds
+    )
+    cases = "\n".join(
+        "WHEN " + " OR ".join(f"paid_{kind} > 0" for kind in group) + f" THEN {index}"
+        for index, (_, _, group) in enumerate(COVERAGE_PRIORITY, start=1)
+    )
     return f"""
-        WITH kinds(payment_type, priority) AS (VALUES {priority}),
-        paid AS (
-            SELECT person_iin AS iin, payment_type, sum(amount) AS amount
-            FROM payments WHERE year = {source.year}
-            GROUP BY ALL
+        WITH money AS (
+            SELECT person_iin, payment_type, amount FROM payments WHERE year = {source.year}
             UNION ALL
-            SELECT person_iin, payment_type, -sum(amount)
-            FROM refunds
+            SELECT person_iin, payment_type, -amount FROM refunds
             WHERE payment_type IS NOT NULL AND period BETWEEN DATE '{first}' AND DATE '{last}'
-            GROUP BY ALL
         ),
+        by_person AS (SELECT person_iin AS iin, {sums} FROM money GROUP BY person_iin),
         categories AS (
-            SELECT iin, payment_type FROM paid GROUP BY ALL HAVING sum(amount) > 0
+            SELECT iin, CASE {cases} END AS priority FROM by_person
             UNION ALL
-            SELECT DISTINCT s.iin, 'state_contribution'
+            SELECT DISTINCT s.iin, 1
             FROM (SELECT iin, category, valid_from, arg_max(valid_to, loaded_seq) AS valid_to
                   FROM state_categories GROUP BY ALL) s
             LEFT JOIN register r USING (iin)
@@ -592,9 +595,8 @@ def _paid_for_sql(source: _Source) -> str:
               AND coalesce(s.valid_to, DATE '9999-12-31') >= DATE '{first}'
               AND (r.death_date IS NULL OR r.death_date >= DATE '{first}')
         )
-        SELECT iin, min(priority) AS priority
-        FROM categories JOIN kinds USING (payment_type)
-        GROUP BY iin
+        SELECT iin, min(priority) AS priority FROM categories
+        WHERE priority IS NOT NULL GROUP BY iin
     """
 
 
