@@ -120,7 +120,12 @@ def test_demo_runs_end_to_end_and_twice_without_doubling(tmp_path):
     payments = manifest["counts"]["payments"]
     assert payments > 200_000
     assert f"{payments:,} payment rows in the lake" in first.stdout
+    assert "already imported, nothing done" in first.stdout
+    assert "requested (operator) → checked (expert)" in first.stdout
+    assert "unknown_person" in first.stdout and "check digit" in first.stdout
+    assert "36 filings replayed: 36 accepted by the regulator" in first.stdout
     second = saqta("demo", "--out", str(tmp_path / "demo"))
+    assert second.returncode == 0, second.stderr
     assert f"{payments:,} payment rows in the lake" in second.stdout
 
 

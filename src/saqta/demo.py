@@ -12,7 +12,6 @@ import time
 from hashlib import sha256
 from pathlib import Path
 
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from rich.table import Table
 
@@ -162,32 +161,14 @@ def run_demo(out: Path, scale: float, seed: int) -> None:
     )
     engine.dispose()
 
-    _step("6. Facts lake: a year of payments")
+    _step("6. Social health insurance: contributions, status, reports, eligibility")
+    from saqta.demo_mshi import run_mshi_demo
     from saqta.store.lake import FactsLake
 
     lake = FactsLake(settings.lake_dir or out / "lake")
-    payments = pq.read_table(result.out / "payments")
-    payments = payments.append_column("year", pc.year(payments.column("period"))).append_column(
-        "month", pc.month(payments.column("period"))
-    )
-    lake.append("payments", payments, partition_by=["year", "month"])
-    summary = lake.query(
-        """
-        SELECT payment_type, count(*) AS payments, count(DISTINCT person_iin) AS persons,
-               sum(amount) AS amount
-        FROM payments WHERE year = 2022 GROUP BY 1 ORDER BY amount DESC
-        """
-    )
-    table = Table("payment type", "payments", "persons", "amount, ₸", title="Receipts for 2022")
-    for row in summary.to_pylist():
-        table.add_row(
-            row["payment_type"],
-            f"{row['payments']:,}",
-            f"{row['persons']:,}",
-            f"{row['amount']:,.2f}",
-        )
-    console.print(table)
-    console.print(f"{lake.count('payments'):,} payment rows in the lake at {lake.root}")
+    engine = make_engine(url)
+    run_mshi_demo(result.out, engine, lake, out)
+    engine.dispose()
 
     _step("7. Prudential reporting: three branches over a year, branch and regulator")
     from saqta.demo_prudential import run_prudential_demo
@@ -201,7 +182,8 @@ def run_demo(out: Path, scale: float, seed: int) -> None:
     for name, what in (
         ("country/", "the synthetic country (Parquet) and calibration.json"),
         ("saqta.db", "the system of record (SQLite), unless SAQTA_DATABASE_URL is set"),
-        ("lake/", "the facts lake (partitioned Parquet, DuckDB), unless SAQTA_LAKE_DIR is set"),
+        ("lake/", "facts lake: payments, status, eligibility index (or SAQTA_LAKE_DIR)"),
+        ("reports/", "coverage, collections and frequency reports (XLSX, CSV, JSON) and the chart"),
         ("prudential/inputs/", "sample input workbooks of three branches, 12 months"),
         ("prudential/forms/", "one branch-month's forms: XLSX (kk, ru), XML, JSON, HTML"),
         ("prudential/outbox/", "the filings as sent to the regulator, by day"),

@@ -119,6 +119,17 @@ def default_index_root(lake_root: Path) -> Path:
 # Answers
 
 
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """The SplitMix64 finaliser, element-wise on ``uint64``: every input bit reaches every output
+    bit, so combining fields through it does not collide the way XOR of the raw fields does."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    result: np.ndarray = x ^ (x >> np.uint64(31))
+    return result
+
 class Outcome(enum.Enum):
     """The three answers to "is this person insured on this day?"."""
 
@@ -385,7 +396,6 @@ class _Dictionary:
 class _ProfileTable:
     """The distinct status answers seen while building, numbered from 1."""
 
-    _HASH = np.uint64(0x9E3779B97F4A7C15)
 
     def __init__(self) -> None:
         self.text = {name: _Dictionary() for name in ("basis", "category", "payment_type")}
@@ -441,7 +451,7 @@ class _ProfileTable:
         # Hash the pair to one 64-bit value, number the distinct hashes with Arrow's hash
         # table, then check that no two different pairs share a hash.
         with np.errstate(over="ignore"):
-            hashed = key_a * self._HASH ^ key_b ^ (change.astype(np.uint64) << np.uint64(40))
+            hashed = _mix(key_a ^ _mix(key_b ^ _mix(change.astype(np.uint64))))
         encoded = pc.dictionary_encode(pa.array(hashed))
         local = np.asarray(encoded.indices.to_numpy(), dtype=np.int64)
         first = np.empty(len(encoded.dictionary), dtype=np.int64)

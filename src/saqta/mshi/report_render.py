@@ -687,10 +687,19 @@ def write_all(
     year: int,
     out_dir: Path,
     formats: Sequence[str] = ("xlsx", "csv", "json"),
+    engine: Any = None,
 ) -> dict[str, list[Path]]:
     """Run the three reports for ``year`` and write each in ``formats`` to ``out_dir``, with the
-    coverage chart (``coverage.svg``); return the files written by report."""
-    from saqta.mshi.reports import collections_report, coverage_report, frequency_report
+    coverage chart (``coverage.svg``); return the files written by report. With ``engine`` (the
+    system of record) the provenance includes each status run's audit record."""
+    import dataclasses
+
+    from saqta.mshi.reports import (
+        attach_run_records,
+        collections_report,
+        coverage_report,
+        frequency_report,
+    )
 
     written: dict[str, list[Path]] = {}
     coverage = coverage_report(lake_root, year)
@@ -699,6 +708,9 @@ def write_all(
         collections_report(lake_root, year),
         frequency_report(lake_root, year),
     ):
+        if engine is not None:
+            provenance = attach_run_records(report.provenance, engine)
+            report = dataclasses.replace(report, provenance=provenance)
         doc = document(report)
         files: list[Path] = []
         for fmt in formats:
