@@ -203,10 +203,13 @@ def test_json_keeps_the_unrounded_report_and_the_rounded_forms(tmp_path: Path) -
     assert rendered[0]["cells"]["2"] == {"kk": "ТҚМ нормативі", "ru": "Норматив ДМП"}
 
 
-def test_a_json_with_a_float_for_a_decimal_is_refused() -> None:
+def test_a_json_number_for_a_decimal_is_read_exactly_and_a_bad_cell_is_located() -> None:
     text = report_json(report()).replace('"value": "1234499.99"', '"value": 1234499.99')
-    with pytest.raises(InputError, match=r"report.forms.1-PN_S.rows\[1\].cells.3"):
-        read_json(text)
+    cell = read_json(text).forms["1-PN_S"].rows[1].cells["3"]
+    assert isinstance(cell, Decimal) and cell == Decimal("1234499.99")  # never through a float
+    broken = report_json(report()).replace('"value": "1234499.99"', '"value": "12,34"')
+    with pytest.raises(InputError, match=r"report: forms.1-PN_S.rows\[1\].cells.3"):
+        read_json(broken)
 
 
 def test_html_prints_every_form_with_its_header_table_and_signatures(tmp_path: Path) -> None:

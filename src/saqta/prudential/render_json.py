@@ -23,13 +23,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from saqta.core.errors import InputError, Problem
+from saqta.core.errors import InputError
 from saqta.prudential.rendering import (
     RenderedCell,
     forms_in_order,
@@ -56,27 +53,6 @@ def encode_cell(value: CellValue) -> dict[str, Any]:
     if isinstance(value, str):
         return {"type": "text", "value": value}
     return {"type": "decimal", "value": format(value, "f")}
-
-
-def decode_cell(data: Any, where: str) -> CellValue:
-    if not isinstance(data, dict) or "type" not in data:
-        raise InputError("a cell must be an object with a type", where=where)
-    kind = data["type"]
-    value = data.get("value")
-    if kind == "empty":
-        return None
-    if kind == "flag" and isinstance(value, bool):
-        return value
-    if kind == "text" and isinstance(value, str):
-        return value
-    if kind == "decimal" and isinstance(value, str):
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            number = Decimal("NaN")
-        if number.is_finite():
-            return number
-    raise InputError(f"not a valid {kind!s} cell: {value!r}", where=where)
 
 
 def report_data(report: ReportSet) -> dict[str, Any]:
@@ -162,40 +138,15 @@ def write_json(
 
 
 def read_json(source: Path | str) -> ReportSet:
-    """The lossless ``ReportSet`` of a JSON written by :func:`write_json` (a path or the text)."""
+    """The lossless ``ReportSet`` of a JSON written by :func:`write_json` (a path or the text).
+
+    One reader serves every JSON report: the branch's filing history and the regulator's intake
+    read with the same :func:`saqta.prudential.filings.parse_report_json`."""
+    from saqta.prudential.filings import parse_report_json
+
     where = str(source) if isinstance(source, Path) else "JSON report"
     try:
-        text = source.read_text(encoding="utf-8") if isinstance(source, Path) else source
-        document = json.loads(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = source.read_bytes() if isinstance(source, Path) else source
+    except OSError as exc:
         raise InputError(f"not a readable JSON report: {exc}", where=where) from exc
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise InputError(f"not a {FORMAT} document", where=where)
-    if document.get("version") != VERSION:
-        raise InputError(f"unsupported version {document.get('version')!r}", where=where)
-    data = document.get("report")
-    if not isinstance(data, dict) or not isinstance(data.get("forms"), dict):
-        raise InputError("missing report.forms", where=where)
-    problems: list[Problem] = []
-    for code, form in data["forms"].items():
-        for index, row in enumerate(form.get("rows") or []):
-            cells = row.get("cells") or {}
-            decoded = {}
-            for column, cell in cells.items():
-                cell_where = f"{where}: report.forms.{code}.rows[{index}].cells.{column}"
-                try:
-                    decoded[column] = decode_cell(cell, cell_where)
-                except InputError as exc:
-                    problems.extend(exc.problems)
-            row["cells"] = decoded
-    if problems:
-        raise InputError(problems)
-    try:
-        return ReportSet.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(
-            [
-                Problem(f"{where}: report.{'.'.join(map(str, e['loc']))}", e["msg"])
-                for e in exc.errors()
-            ]
-        ) from exc
+    return parse_report_json(text, where)
