@@ -290,7 +290,7 @@ def _copy(connection: duckdb.DuckDBPyConnection, query: str, target: Path) -> No
     target.parent.mkdir(parents=True, exist_ok=True)
     path = target.as_posix().replace("'", "''")
     connection.execute(
-        f"COPY ({query}) TO '{path}' (FORMAT parquet, COMPRESSION zstd, "
+        f"COPY ({query}) TO '{path}' (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 1000000, "
         f"KV_METADATA {{'saqta.partition_by': '{_PARTITION_METADATA}'}})"
     )
 
