@@ -17,6 +17,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from saqta.cli.common import console
+from saqta.core.errors import StoreError
 from saqta.core.periods import Month
 from saqta.store.lake import FactsLake
 
@@ -46,7 +47,9 @@ def _import(country: Path, engine: Engine, lake: FactsLake) -> dict[str, int]:
         read = sum(r.read for r in items)
         accepted = sum(r.accepted for r in items)
         quarantined = sum(r.quarantined for r in items)
-        assert read == accepted + quarantined, f"{kind}: counts do not reconcile"
+        if read != accepted + quarantined:
+            raise StoreError(f"read {read} != accepted {accepted} + quarantined {quarantined}",
+                             where=f"import of {kind}")  # fmt: skip
         reasons: dict[str, int] = {}
         for r in items:
             for reason, count in r.by_reason.items():
