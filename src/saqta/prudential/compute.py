@@ -56,10 +56,10 @@ class Context:
     policy: Policy
     dirs: Sequence[Path] | None
     findings: list[Finding] = field(default_factory=list)
-    severities: dict[str, str] = field(default_factory=dict)
+    specs: dict[str, reference.CheckSpec] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.severities = {k: v.severity for k, v in reference.checks(self.dirs).items()}
+        self.specs = reference.checks(self.dirs)
 
     def finding(
         self,
@@ -70,14 +70,7 @@ class Context:
         column: str | None = None,
     ) -> None:
         self.findings.append(
-            Finding(
-                rule_id=rule_id,
-                severity="warning" if self.severities.get(rule_id) == "warning" else "error",
-                message=message,
-                form=form,
-                row=row,
-                column=column,
-            )
+            reference.make_finding(self.specs, rule_id, message, form, row, column)
         )
 
     def layout(self, form: FormCode) -> FormLayout:

@@ -36,6 +36,7 @@ from saqta.core.rules import RuleSet, check_ranges, load_rules, register_kind
 from saqta.prudential.report import (
     FORM_CODES,
     ColumnSpec,
+    Finding,
     FormCode,
     FormLayout,
     RowSpec,
@@ -362,6 +363,27 @@ def _documents(kind: type[_T], dirs: Sequence[Path] | None) -> list[tuple[Path, 
     if not found:
         raise RulesError(f"no rule file of kind {kind.__name__} is loaded")
     return found
+
+
+def make_finding(
+    specs: dict[str, CheckSpec],
+    rule_id: str,
+    message: str,
+    form: FormCode | None = None,
+    row: str | None = None,
+    column: str | None = None,
+) -> Finding:
+    """A finding of check ``rule_id`` with the severity the checks file gives it (an id the file
+    does not list is an error)."""
+    spec = specs.get(rule_id)
+    return Finding(
+        rule_id=rule_id,
+        severity=spec.severity if spec is not None else "error",
+        message=message,
+        form=form,
+        row=row,
+        column=column,
+    )
 
 
 def load_layouts(dirs: Sequence[Path] | None = None) -> dict[FormCode, tuple[FormLayout, ...]]:

@@ -71,16 +71,8 @@ class _Checker:
         row: str | None = None,
         column: str | None = None,
     ) -> None:
-        spec = self.specs.get(rule_id)
         self.findings.append(
-            Finding(
-                rule_id=rule_id,
-                severity=spec.severity if spec is not None else "error",
-                message=message,
-                form=form,
-                row=row,
-                column=column,
-            )
+            reference.make_finding(self.specs, rule_id, message, form, row, column)
         )
 
     def same(self, a: CellValue, b: CellValue, tolerance: Decimal) -> bool:
