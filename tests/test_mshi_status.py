@@ -53,6 +53,7 @@ class LakeBuilder:
         self.lake = FactsLake(root)
         self._ref = itertools.count(1)
         self._refund = itertools.count(1)
+        self.last_payments: list[dict[str, Any]] = []
 
     def person(self, iin: str, birth: dt.date, death: dt.date | None = None, seq: int = 1) -> str:
         row = {

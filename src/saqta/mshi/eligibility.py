@@ -119,7 +119,6 @@ def default_index_root(lake_root: Path) -> Path:
 # Answers
 
 
-
 def _mix(x: np.ndarray) -> np.ndarray:
     """The SplitMix64 finaliser, element-wise on ``uint64``: every input bit reaches every output
     bit, so combining fields through it does not collide the way XOR of the raw fields does."""
@@ -129,6 +128,7 @@ def _mix(x: np.ndarray) -> np.ndarray:
     x = x * np.uint64(0x94D049BB133111EB)
     result: np.ndarray = x ^ (x >> np.uint64(31))
     return result
+
 
 class Outcome(enum.Enum):
     """The three answers to "is this person insured on this day?"."""
@@ -395,7 +395,6 @@ class _Dictionary:
 
 class _ProfileTable:
     """The distinct status answers seen while building, numbered from 1."""
-
 
     def __init__(self) -> None:
         self.text = {name: _Dictionary() for name in ("basis", "category", "payment_type")}

@@ -139,6 +139,10 @@ class Validator:
     def finish(self, transaction: LakeTransaction) -> None:
         """Called after the last batch, before the transaction is prepared."""
 
+    def committed(self, lake: FactsLake, files: list[Path]) -> None:
+        """Called after the transaction is committed, with the files now in the lake (for
+        derived files that can be built again from them)."""
+
 
 _RULES_VERSION: dict[tuple[Any, ...], str] = {}
 
@@ -553,7 +557,8 @@ class Importer:
                 if isinstance(exc, SaqtaError | OSError | pa.ArrowException):
                     self._record_failure(path, sha, rules_version, exc)
                 raise
-            transaction.commit()
+            committed = transaction.commit()
+        validator.committed(self.lake, committed)
         result.seconds = time.perf_counter() - started
         return result
 

@@ -346,6 +346,11 @@ class PaymentsValidator(Validator):
         accepted = ~problems.rejected[rows]
         return sorted_hashes if accepted.all() else np.sort(hashes[accepted])
 
+    def committed(self, lake: FactsLake, files: list[Path]) -> None:
+        from saqta.mshi.status_paid import built_after_import
+
+        built_after_import(lake, files)
+
     def finish(self, transaction: LakeTransaction) -> None:
         if not self.file_hashes:
             return

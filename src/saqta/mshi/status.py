@@ -39,18 +39,22 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from saqta.core.errors import InputError, StoreError
 from saqta.core.periods import Month
 from saqta.core.rules import RuleSet, load_rules
 from saqta.mshi.schema import STATUS
+from saqta.mshi.status_bits import BitSources, bit_spans, month_bits_sql, setup_bits_sql
+from saqta.mshi.status_paid import hashed_outflows, paid_files
 from saqta.mshi.status_rules import StatusRules, status_rules
 from saqta.mshi.status_sql import DUCKDB, Sources, Span, month_sql, setup_sql
 from saqta.store.lake import FactsLake
@@ -116,19 +120,111 @@ def _payment_files(lake: FactsLake, periods: tuple[int | None, int]) -> list[Pat
     return chosen
 
 
-def _sources(lake: FactsLake, span: Span, selected: str | None) -> Sources:
+def _persons(lake: FactsLake) -> str:
     persons = _read(lake.files("persons"))
     if persons is None:
         raise InputError(
             "the lake holds no persons: import the register first", where=str(lake.root)
         )
+    return persons
+
+
+def _sources(lake: FactsLake, span: Span, selected: str | None) -> Sources:
     return Sources(
-        persons=persons,
+        persons=_persons(lake),
         categories=_read(lake.files("state_categories")),
         payments=_read(_payment_files(lake, span.period_range)),
         outflows=_read(lake.files("payment_outflows")),
         selected=selected,
     )
+
+
+def _one_load(lake: FactsLake) -> bool:
+    """Whether every register row has the same ``loaded_seq`` (by the files' statistics): one
+    load, whose import refused duplicate IINs, so each IIN has one row."""
+    seen: set[Any] = set()
+    for path in lake.files("persons"):
+        metadata = pq.ParquetFile(path).metadata
+        names = metadata.schema.names
+        if "loaded_seq" not in names:
+            return False
+        column = names.index("loaded_seq")
+        for group in range(metadata.num_row_groups):
+            stats = metadata.row_group(group).column(column).statistics
+            if stats is None or not stats.has_min_max or stats.null_count:
+                return False
+            seen.update((stats.min, stats.max))
+            if len(seen) > 1:
+                return False
+    return True
+
+
+def _bit_sources(
+    connection: duckdb.DuckDBPyConnection, lake: FactsLake, span: Span, selected: bool
+) -> BitSources:
+    persons = _persons(lake)
+    paid = _read(paid_files(lake, _payment_files(lake, span.period_range)))
+    refunds = None
+    outflows = _read(lake.files("payment_outflows"))
+    if paid is not None and outflows is not None:
+        table = _arrow(connection, f"SELECT reference, person_iin, period, amount FROM {outflows}")
+        connection.register("st_outflows_arrow", hashed_outflows(table))
+        connection.execute(
+            "CREATE OR REPLACE TEMP TABLE st_outflows AS SELECT * FROM st_outflows_arrow"
+        )
+        connection.unregister("st_outflows_arrow")
+        refunds = "st_outflows"
+    return BitSources(
+        persons=persons,
+        categories=_read(lake.files("state_categories")),
+        paid=paid,
+        refunds=refunds,
+        selected="st_selected" if selected else None,
+        selected_keys="st_selected_key" if selected else None,
+    )
+
+
+FORMULATIONS = ("bits", "sql")
+"""``bits``: :mod:`saqta.mshi.status_bits` (the default); ``sql``: the reference SQL of
+:mod:`saqta.mshi.status_sql`, also used for a span whose windows do not fit the bits."""
+
+
+MonthQuery = Callable[[Month, int], str]
+
+
+def _sql_month(rules: StatusRules, month: Month, run_id: int) -> str:
+    return month_sql(DUCKDB, month, rules, run_id)
+
+
+def _bits_month(span: Span, month: Month, run_id: int) -> str:
+    return month_bits_sql(month, span, run_id)
+
+
+def _prepare(
+    connection: duckdb.DuckDBPyConnection,
+    lake: FactsLake,
+    months: Sequence[Month],
+    rules: RuleSet,
+    selected: bool,
+    formulation: str,
+) -> Iterator[tuple[Span, MonthQuery]]:
+    """For each span of ``months``: build its working tables, then give the span and the query
+    of a month of it (``month``, ``run_id``)."""
+    if formulation not in FORMULATIONS:
+        raise InputError(f"unknown formulation {formulation!r}", where="status engine")
+    for whole in spans(months, rules):
+        cut = bit_spans(whole) if formulation == "bits" else None
+        if cut is None:
+            sources = _sources(lake, whole, "st_selected" if selected else None)
+            for statement in setup_sql(DUCKDB, sources, whole):
+                connection.execute(statement)
+            yield whole, partial(_sql_month, whole.rules)
+            continue
+        for span in cut:
+            bit_sources = _bit_sources(connection, lake, span, selected)
+            for statement in setup_bits_sql(bit_sources, span, one_load=_one_load(lake)):
+                connection.execute(statement)
+            yield span, partial(_bits_month, span)
 
 
 def input_hashes(lake: FactsLake) -> dict[str, str]:
@@ -283,6 +379,10 @@ def _select_iins(
         "CREATE OR REPLACE TEMP TABLE st_selected AS SELECT iin FROM st_selected_arrow"
     )
     connection.unregister("st_selected_arrow")
+    connection.execute(
+        "CREATE OR REPLACE TEMP TABLE st_selected_key AS SELECT CAST(iin AS BIGINT) AS iin "
+        "FROM st_selected"
+    )
     return len(chosen)
 
 
@@ -312,18 +412,15 @@ def _run_months(
     selected: bool,
     result: StatusRun,
     on_month: Callable[[int, int], None] | None,
+    formulation: str,
 ) -> None:
     work = lake.root / f".tmp-status-{uuid.uuid4().hex}"
     done = 0
     try:
-        for span in spans(months, rules):
-            sources = _sources(lake, span, "st_selected" if selected else None)
-            for statement in setup_sql(DUCKDB, sources, span):
-                connection.execute(statement)
+        for span, query_of in _prepare(connection, lake, months, rules, selected, formulation):
             month = span.first
             while month <= span.last:
-                query = month_sql(DUCKDB, month, span.rules, run_id)
-                rows = f"SELECT * EXCLUDE (month) FROM ({query}) s"
+                rows = f"SELECT * EXCLUDE (month) FROM ({query_of(month, run_id)}) s"
                 if selected:
                     existing = list(status_folder(lake, month).glob("*.parquet"))
                     if not existing:
@@ -369,6 +466,7 @@ def compute_status(
     iins: Sequence[str] | None = None,
     source_file: str | None = None,
     on_month: Callable[[int, int], None] | None = None,
+    formulation: str = "bits",
 ) -> StatusRun:
     """Compute and store the status of ``months`` (a month, a year, any set of months).
 
@@ -419,6 +517,7 @@ def compute_status(
             result.persons is not None,
             result,
             on_month,
+            formulation,
         )
     except BaseException as exc:
         result.seconds = time.perf_counter() - started
@@ -446,6 +545,7 @@ def status_of(
     *,
     rules: RuleSet | None = None,
     iins: Sequence[str] | None = None,
+    formulation: str = "bits",
 ) -> pa.Table:
     """The status of ``iins`` (default everyone) in ``months``, computed now, nothing written.
 
@@ -456,13 +556,9 @@ def status_of(
     tables = []
     try:
         selected = _select_iins(connection, lake, iins, None) is not None
-        for span in spans(months, rules):
-            for statement in setup_sql(
-                DUCKDB, _sources(lake, span, "st_selected" if selected else None), span
-            ):
-                connection.execute(statement)
+        for span, query_of in _prepare(connection, lake, months, rules, selected, formulation):
             queries = [
-                f"({month_sql(DUCKDB, Month.from_index(i), span.rules, 0)})"
+                f"({query_of(Month.from_index(i), 0)})"
                 for i in range(span.first.index, span.last.index + 1)
             ]
             union = " UNION ALL ".join(queries)

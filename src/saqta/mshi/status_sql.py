@@ -31,7 +31,17 @@ from saqta.core.periods import Month
 from saqta.mshi.schema import PAYMENT_TYPES
 from saqta.mshi.status_rules import StatusRules
 
-__all__ = ["DUCKDB", "POSTGRES", "Dialect", "Sources", "month_sql", "setup_sql"]
+__all__ = [
+    "DUCKDB",
+    "POSTGRES",
+    "Dialect",
+    "Sources",
+    "category_columns",
+    "category_key",
+    "decision_sql",
+    "month_sql",
+    "setup_sql",
+]
 
 
 @dataclass(frozen=True)
@@ -270,6 +280,28 @@ def setup_sql(d: Dialect, sources: Sources, span: Span) -> list[str]:
     return statements
 
 
+def category_key(month: Month) -> str:
+    """Per person (``key``), the category of ``st_cat`` that lasts longest in ``month``, as
+    ``'<valid_to or 9999-12-31>|<category>'`` (the greatest such text)."""
+    open_end = _date(dt.date(9999, 12, 31))
+    first_day, last_day = _date(month.first_day), _date(month.last_day)
+    return f"""SELECT iin,
+               max(CAST(coalesce(valid_to, {open_end}) AS VARCHAR) || '|' || category) AS k
+        FROM st_cat
+        WHERE valid_from <= {last_day} AND (valid_to IS NULL OR valid_to >= {first_day})
+        GROUP BY iin"""
+
+
+def category_columns(key: str) -> str:
+    """``category``, ``category_to`` and ``by_category`` from a :func:`category_key` value."""
+    return (
+        f"substr({key}, 12) AS category, "
+        f"CASE WHEN {key} IS NULL OR substr({key}, 1, 10) = '9999-12-31' THEN NULL "
+        f"ELSE CAST(substr({key}, 1, 10) AS DATE) END AS category_to, "
+        f"{key} IS NOT NULL AS by_category"
+    )
+
+
 def month_sql(d: Dialect, month: Month, rules: StatusRules, run_id: int) -> str:
     """The status of every person born by the end of ``month``, from the working tables."""
     r = rules
@@ -280,14 +312,63 @@ def month_sql(d: Dialect, month: Month, rules: StatusRules, run_id: int) -> str:
     g = r.survival_months
     counts_to = m - lag
     window_from = m - w + 1
-    first_day, last_day = _date(month.first_day), _date(month.last_day)
-    open_end = _date(dt.date(9999, 12, 31))
     if n == 1:
         nth = f"max(pm) FILTER (WHERE pm <= {m})"
     elif d.name == "duckdb":
         nth = f"list_sort(list(pm) FILTER (WHERE pm <= {m}), 'DESC')[{n}]"
     else:
         nth = f"(array_agg(pm ORDER BY pm DESC) FILTER (WHERE pm <= {m}))[{n}]"
+    base = f"""
+    cat AS ({category_key(month)}),
+    pay AS (
+        SELECT iin,
+               count(*) FILTER (WHERE pm BETWEEN {window_from} AND {counts_to}) AS paid_months,
+               max(pm) FILTER (WHERE pm <= {m}) AS last_paid,
+               max(pm * 8 + 7 - type_rank) FILTER (WHERE pm <= {counts_to}) AS last_key,
+               {nth} AS nth_paid
+        FROM st_paid
+        WHERE pm BETWEEN {min(window_from, m - g)} AND {m}
+        GROUP BY iin
+    ),
+    pre AS (
+        SELECT iin, max(end_m) AS end_m FROM st_prepay
+        WHERE {m} BETWEEN start_m AND end_m GROUP BY iin
+    ),
+    base AS (
+        SELECT p.iin, p.birth_date, p.death_date,
+               (p.death_m IS NOT NULL AND p.death_m < {m}) AS dead,
+               {category_columns("c.k")},
+               coalesce(a.paid_months, 0) AS paid_months,
+               a.last_paid,
+               {d.idiv("a.last_key", 8)} AS last_counted,
+               7 - a.last_key % 8 AS type_rank,
+               a.nth_paid,
+               e.end_m AS prepaid_to,
+               e.end_m IS NOT NULL AS by_prepayment
+        FROM st_person p
+        LEFT JOIN cat c ON c.iin = p.iin
+        LEFT JOIN pay a ON a.iin = p.iin
+        LEFT JOIN pre e ON e.iin = p.iin
+        WHERE p.birth_m <= {m}
+    )"""
+    return decision_sql(d, month, r, run_id, base)
+
+
+def decision_sql(d: Dialect, month: Month, rules: StatusRules, run_id: int, base: str) -> str:
+    """The month's rows from ``base``: the CTEs (without ``WITH``) that end with one named
+    ``base`` of one row per person born by the end of the month, with the columns ``iin``,
+    ``birth_date``, ``death_date``, ``dead``, ``category``, ``category_to``, ``by_category``,
+    ``paid_months``, ``last_paid``, ``last_counted``, ``type_rank``, ``nth_paid``, ``prepaid_to``
+    and ``by_prepayment`` (months as integers)."""
+    r = rules
+    m = month.index
+    lag = r.lag
+    n = r.min_paid_months
+    w = r.lookback_months
+    g = r.survival_months
+    counts_to = m - lag
+    window_from = m - w + 1
+    first_day = _date(month.first_day)
     prepay_rule = r.prepayment_on(month.last_day)
     prepay_hint = (
         f" ; a self-payer's prepayment of {prepay_rule.months} months from {month} would give "
@@ -311,46 +392,7 @@ def month_sql(d: Dialect, month: Month, rules: StatusRules, run_id: int) -> str:
         f" || {_text(prepay_hint)}"
     )
     return f"""
-    WITH cat AS (
-        SELECT iin, max(CAST(coalesce(valid_to, {open_end}) AS VARCHAR) || '|' || category) AS k
-        FROM st_cat
-        WHERE valid_from <= {last_day} AND (valid_to IS NULL OR valid_to >= {first_day})
-        GROUP BY iin
-    ),
-    pay AS (
-        SELECT iin,
-               count(*) FILTER (WHERE pm BETWEEN {window_from} AND {counts_to}) AS paid_months,
-               max(pm) FILTER (WHERE pm <= {m}) AS last_paid,
-               max(pm * 8 + 7 - type_rank) FILTER (WHERE pm <= {counts_to}) AS last_key,
-               {nth} AS nth_paid
-        FROM st_paid
-        WHERE pm BETWEEN {min(window_from, m - g)} AND {m}
-        GROUP BY iin
-    ),
-    pre AS (
-        SELECT iin, max(end_m) AS end_m FROM st_prepay
-        WHERE {m} BETWEEN start_m AND end_m GROUP BY iin
-    ),
-    base AS (
-        SELECT p.iin, p.birth_date, p.death_date,
-               (p.death_m IS NOT NULL AND p.death_m < {m}) AS dead,
-               substr(c.k, 12) AS category,
-               CASE WHEN c.k IS NULL OR substr(c.k, 1, 10) = '9999-12-31' THEN NULL
-                    ELSE CAST(substr(c.k, 1, 10) AS DATE) END AS category_to,
-               c.k IS NOT NULL AS by_category,
-               coalesce(a.paid_months, 0) AS paid_months,
-               a.last_paid,
-               {d.idiv("a.last_key", 8)} AS last_counted,
-               7 - a.last_key % 8 AS type_rank,
-               a.nth_paid,
-               e.end_m AS prepaid_to,
-               e.end_m IS NOT NULL AS by_prepayment
-        FROM st_person p
-        LEFT JOIN cat c ON c.iin = p.iin
-        LEFT JOIN pay a ON a.iin = p.iin
-        LEFT JOIN pre e ON e.iin = p.iin
-        WHERE p.birth_m <= {m}
-    ),
+    WITH {base},
     judged AS (
         SELECT *,
                coalesce(paid_months >= {n} AND last_counted >= {m - g}, FALSE) AS by_contributions,
