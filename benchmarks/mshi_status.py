@@ -8,9 +8,11 @@
 ``prepare`` writes the contract's datasets: ``persons`` (``loaded_seq`` 1), ``state_categories``,
 ``payments`` partitioned by year/month of period (``source_file`` = SHA-256 of the synthetic file,
 ``source_row`` = its 1-based row) and ``payment_outflows`` (one refund for every 500th payment that
-is not a state contribution: about the 209.8 thousand refunds the Fund reports for 2022).
+is not a state contribution: about the 209.8 thousand refunds the Fund reports for 2022), then the
+compact payments the status engine reads (``_index/paid-v1``), as an import builds them.
 
-``run`` reports, as JSON: the time and peak memory of one month and of the whole year with
+``run`` reports, as JSON: with ``--rebuild-paid``, the time of building the compact payments
+anew; the time and peak memory of one month and of the whole year with
 DuckDB (:func:`saqta.mshi.status.compute_status`), then a throwaway PostgreSQL server (initdb and
 pg_ctl, as the ``postgres`` user when run as root): the load time of what that month needs and
 the compute time of the same month's status with the same rules, and the ratio. The PostgreSQL
@@ -97,9 +99,15 @@ def prepare(synth: Path, lake_dir: Path) -> None:
         refund_id += m
         lake.append("payment_outflows", outflows)
         print(f"{path.name}: {n:,} payments, {m:,} refunds", flush=True)
+    from saqta.mshi.status_paid import paid_files
+
+    paid_started = time.perf_counter()
+    paid_files(lake, lake.files("payments"))  # what each import does after it commits
+    paid_seconds = time.perf_counter() - paid_started
     print(
         json.dumps(
             {
+                "paid_index_seconds": round(paid_seconds, 1),
                 "prepared": str(lake_dir),
                 "persons": lake.count("persons"),
                 "state_categories": lake.count("state_categories"),
@@ -124,6 +132,22 @@ def _phase(lake_dir: Path, months: list[str], home: Path) -> None:
     run = compute_status(lake_dir, [parse_month(m) for m in months], engine=engine)
     seconds = time.perf_counter() - started
     print(json.dumps({"seconds": round(seconds, 1), "run_id": run.run_id, **run.summary()}))
+
+
+def _paid_phase(lake_dir: Path) -> None:
+    """Build the compact payments (``_index/paid-v1``) anew, as the imports would have; prints
+    the time and the files built as JSON."""
+    from saqta.mshi.status_paid import PAID_DIR, paid_files
+    from saqta.store.lake import FactsLake
+
+    lake = FactsLake(lake_dir)
+    shutil.rmtree(lake.root.joinpath(*PAID_DIR), ignore_errors=True)
+    sources = lake.files("payments")
+    started = time.perf_counter()
+    built = paid_files(lake, sources)
+    seconds = time.perf_counter() - started
+    size = sum(path.stat().st_size for path in built)
+    print(json.dumps({"seconds": round(seconds, 1), "files": len(built), "bytes": size}))
 
 
 def _child(args: list[str]) -> tuple[dict, int]:
@@ -259,7 +283,7 @@ def _watch(sample: Callable[[], int]) -> tuple[threading.Event, list[int]]:
     return stop, peak
 
 
-def run(lake_dir: Path, month: str, year: int, skip_postgres: bool) -> None:
+def run(lake_dir: Path, month: str, year: int, skip_postgres: bool, rebuild_paid: bool) -> None:
     import duckdb
 
     from saqta.core.periods import parse_month
@@ -273,6 +297,9 @@ def run(lake_dir: Path, month: str, year: int, skip_postgres: bool) -> None:
         "load_average_at_start": os.getloadavg(),
     }
     with tempfile.TemporaryDirectory(prefix="saqta-bench-home-") as home:
+        if rebuild_paid:
+            paid, rss = _child(["paid", str(lake_dir)])
+            report["paid_index_build"] = {**paid, "peak_rss_mib": rss}
         one, rss = _child(["phase", str(lake_dir), home, month])
         report["duckdb_month"] = {
             "month": month,
@@ -343,6 +370,9 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "phase":
         _phase(Path(sys.argv[2]), sys.argv[4:], Path(sys.argv[3]))
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "paid":
+        _paid_phase(Path(sys.argv[2]))
+        return
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prepare")
@@ -353,11 +383,16 @@ def main() -> None:
     r.add_argument("--month", default="2022-12")
     r.add_argument("--year", type=int, default=2022, help="0: skip the year")
     r.add_argument("--skip-postgres", action="store_true")
+    r.add_argument(
+        "--rebuild-paid",
+        action="store_true",
+        help="first build the compact payments (_index/paid-v1) anew and time it",
+    )
     args = parser.parse_args()
     if args.command == "prepare":
         prepare(args.synth, args.lake)
     else:
-        run(args.lake, args.month, args.year, args.skip_postgres)
+        run(args.lake, args.month, args.year, args.skip_postgres, args.rebuild_paid)
 
 
 if __name__ == "__main__":
