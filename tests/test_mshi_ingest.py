@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -594,3 +595,44 @@ def test_every_row_is_either_accepted_or_quarantined(rows: list[tuple[str, int]]
             assert len(rejected) == result.quarantined
         finally:
             engine.dispose()
+
+
+def test_an_import_writes_the_compact_payments_the_status_engine_reads(
+    engine: Engine, lake: FactsLake, tmp_path: Path
+) -> None:
+    from saqta.mshi.ingest import reference_hashes
+    from saqta.mshi.status_paid import PAID_DIR, paid_files, paid_path
+
+    load_register(engine, lake, tmp_path)
+    rows = [
+        payment("C1"),
+        payment("C2", person=BOLAT, payment_type="self_payer", period="2022-11", amount="4200.00"),
+    ]
+    import_payments(engine, lake, write_csv(tmp_path / "c.csv", PAYMENT_HEADER, rows), today=TODAY)
+    sources = lake.files("payments")
+    compact = [paid_path(lake, source) for source in sources]
+    assert len(sources) == 2 and all(path.is_file() for path in compact)
+    table = pa.concat_tables(pq.read_table(path) for path in compact).sort_by("pm")
+    assert table.to_pylist() == [
+        {
+            "iin": int(ALICE),
+            "pm": 2022 * 12 + 2,
+            "type_rank": 0,
+            "amount": Decimal("5478.30"),
+            "paid_on": dt.date(2022, 4, 20),
+            "ref_hash": int(reference_hashes(pa.array(["C1"])).view(np.int64)[0]),
+        },
+        {
+            "iin": int(BOLAT),
+            "pm": 2022 * 12 + 10,
+            "type_rank": 5,
+            "amount": Decimal("4200.00"),
+            "paid_on": dt.date(2022, 4, 20),
+            "ref_hash": int(reference_hashes(pa.array(["C2"])).view(np.int64)[0]),
+        },
+    ]
+    # an index, not facts: removed, it is built again the same
+    shutil.rmtree(lake.root.joinpath(*PAID_DIR))
+    assert not any(path.exists() for path in compact)
+    assert paid_files(lake, sources) == compact
+    assert pa.concat_tables(pq.read_table(path) for path in compact).sort_by("pm") == table

@@ -32,6 +32,7 @@ from saqta.mshi.status_sql import (
     Span,
     category_columns,
     decision_sql,
+    prepayment_sql,
 )
 
 __all__ = ["MAX_BITS", "BitSources", "bit_spans", "month_bits_sql", "setup_bits_sql"]
@@ -262,26 +263,12 @@ def setup_bits_sql(sources: BitSources, span: Span, *, one_load: bool = False) -
     if sources.paid is None or not r.prepayments:
         statements.append(
             "CREATE TEMP TABLE st_prepay AS SELECT CAST(NULL AS BIGINT) AS iin, "
-            "CAST(NULL AS INTEGER) AS start_m, CAST(NULL AS INTEGER) AS end_m WHERE 1 = 0"
+            "CAST(NULL AS INTEGER) AS start_m, CAST(NULL AS INTEGER) AS end_m, "
+            "CAST(NULL AS DATE) AS payment_date WHERE 1 = 0"
         )
     else:
-        values = ", ".join(
-            f"({_date(p.valid_from)}, {_date(p.valid_to)}, {p.months})" for p in r.prepayments
-        )
-        paid_m = d.month_index("c.paid_on")
-        statements.append(
-            f"""CREATE TEMP TABLE st_prepay AS
-            SELECT iin, m0 AS start_m, m0 + k - 1 AS end_m FROM (
-                SELECT c.iin, c.paid_on, rule.k, {paid_m} AS m0, count(DISTINCT c.pm) AS n
-                FROM ({rows([self_payer], (prepay_low, high), "refunded")}) c
-                JOIN (VALUES {values}) AS rule (valid_from, valid_to, k)
-                  ON c.paid_on >= rule.valid_from AND c.paid_on <= rule.valid_to
-                WHERE c.pm BETWEEN {paid_m} AND {paid_m} + rule.k - 1
-                  AND {paid_m} BETWEEN {prepay_low} AND {span.last.index}
-                GROUP BY c.iin, c.paid_on, rule.k, {paid_m}
-            ) g
-            WHERE n >= k"""
-        )
+        counted = rows([self_payer], (prepay_low, high), "refunded")
+        statements.append(prepayment_sql(d, span, counted, paid_on="paid_on", period="c.pm"))
     # category periods of each person's latest load that overlap the span, as month ranges
     if sources.categories is None:
         statements.append(

@@ -40,6 +40,7 @@ __all__ = [
     "category_key",
     "decision_sql",
     "month_sql",
+    "prepayment_sql",
     "setup_sql",
 ]
 
@@ -198,6 +199,30 @@ def _counted(
     """
 
 
+def prepayment_sql(d: Dialect, span: Span, counted: str, *, paid_on: str, period: str) -> str:
+    """``st_prepay`` (``iin``, ``start_m``, ``end_m``, ``payment_date``): a self-payer's counted
+    payments (``counted``, aliased ``c``: ``iin``, the day ``paid_on`` and the month ``period``
+    of ``c``) made on one day in force of the prepayment rule, covering every one of its K months
+    from the month of payment on."""
+    r = span.rules
+    values = ", ".join(
+        f"({_date(p.valid_from)}, {_date(p.valid_to)}, {p.months})" for p in r.prepayments
+    )
+    low = span.first.index - r.max_prepayment_months + 1
+    paid_m = d.month_index(f"c.{paid_on}")
+    return f"""CREATE TEMP TABLE st_prepay AS
+        SELECT iin, m0 AS start_m, m0 + k - 1 AS end_m, {paid_on} AS payment_date FROM (
+            SELECT c.iin, c.{paid_on}, rule.k, {paid_m} AS m0, count(DISTINCT {period}) AS n
+            FROM ({counted}) c
+            JOIN (VALUES {values}) AS rule (valid_from, valid_to, k)
+              ON c.{paid_on} >= rule.valid_from AND c.{paid_on} <= rule.valid_to
+            WHERE {period} BETWEEN {paid_m} AND {paid_m} + rule.k - 1
+              AND {paid_m} BETWEEN {low} AND {span.last.index}
+            GROUP BY c.iin, c.{paid_on}, rule.k, {paid_m}
+        ) g
+        WHERE n >= k"""
+
+
 def setup_sql(d: Dialect, sources: Sources, span: Span) -> list[str]:
     """The statements that build the working tables for ``span`` (dropping older ones)."""
     r = span.rules
@@ -237,25 +262,12 @@ def setup_sql(d: Dialect, sources: Sources, span: Span) -> list[str]:
             "CAST(NULL AS DATE) AS payment_date WHERE 1 = 0"
         )
     else:
-        values = ", ".join(
-            f"({_date(p.valid_from)}, {_date(p.valid_to)}, {p.months})" for p in r.prepayments
-        )
         low = span.first.index - r.max_prepayment_months + 1
         counted = _counted(d, sources, ["self_payer"], (low, span.period_range[1]))
-        paid_m = d.month_index("c.payment_date")
         statements.append(
-            f"""CREATE TEMP TABLE st_prepay AS
-            SELECT iin, m0 AS start_m, m0 + k - 1 AS end_m, payment_date FROM (
-                SELECT c.iin, c.payment_date, rule.k, {paid_m} AS m0,
-                       count(DISTINCT {d.month_index("c.period")}) AS n
-                FROM ({counted}) c
-                JOIN (VALUES {values}) AS rule (valid_from, valid_to, k)
-                  ON c.payment_date >= rule.valid_from AND c.payment_date <= rule.valid_to
-                WHERE {d.month_index("c.period")} BETWEEN {paid_m} AND {paid_m} + rule.k - 1
-                  AND {paid_m} BETWEEN {low} AND {span.last.index}
-                GROUP BY c.iin, c.payment_date, rule.k, {paid_m}
-            ) g
-            WHERE n >= k"""
+            prepayment_sql(
+                d, span, counted, paid_on="payment_date", period=d.month_index("c.period")
+            )
         )
     # categories of the latest load of each person, overlapping the span
     if sources.categories is None:
@@ -302,16 +314,24 @@ def category_columns(key: str) -> str:
     )
 
 
+def _numbers(month: Month, r: StatusRules) -> tuple[int, int, int, int, int, int]:
+    """The month's index, the paid months needed, the look-back, the survival, the last counted
+    month and the first month of the window."""
+    m = month.index
+    return (
+        m,
+        r.min_paid_months,
+        r.lookback_months,
+        r.survival_months,
+        m - r.lag,
+        m - r.lookback_months + 1,
+    )
+
+
 def month_sql(d: Dialect, month: Month, rules: StatusRules, run_id: int) -> str:
     """The status of every person born by the end of ``month``, from the working tables."""
     r = rules
-    m = month.index
-    lag = r.lag
-    n = r.min_paid_months
-    w = r.lookback_months
-    g = r.survival_months
-    counts_to = m - lag
-    window_from = m - w + 1
+    m, n, _, g, counts_to, window_from = _numbers(month, r)
     if n == 1:
         nth = f"max(pm) FILTER (WHERE pm <= {m})"
     elif d.name == "duckdb":
@@ -361,13 +381,7 @@ def decision_sql(d: Dialect, month: Month, rules: StatusRules, run_id: int, base
     ``paid_months``, ``last_paid``, ``last_counted``, ``type_rank``, ``nth_paid``, ``prepaid_to``
     and ``by_prepayment`` (months as integers)."""
     r = rules
-    m = month.index
-    lag = r.lag
-    n = r.min_paid_months
-    w = r.lookback_months
-    g = r.survival_months
-    counts_to = m - lag
-    window_from = m - w + 1
+    m, n, w, g, counts_to, window_from = _numbers(month, r)
     first_day = _date(month.first_day)
     prepay_rule = r.prepayment_on(month.last_day)
     prepay_hint = (
