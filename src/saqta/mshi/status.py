@@ -4,7 +4,9 @@ what would change the answer.
 Rules: ``rules/mshi/status.yaml`` (look-back window, paid months needed, survival after payments
 stop, whether a payment counts from its period or its receipt, which payment types count) and the
 self-payer prepayment rule of ``rules/mshi/contributions.yaml``; see :mod:`saqta.mshi.status_rules`
-for the rule and :mod:`saqta.mshi.status_sql` for the SQL that applies it.
+for the rule, :mod:`saqta.mshi.status_bits` for how DuckDB applies it (months as bits, over the
+compact payments of :mod:`saqta.mshi.status_paid`) and :mod:`saqta.mshi.status_sql` for the
+reference SQL (PostgreSQL, and DuckDB with ``formulation="sql"``).
 
 Decisions (documented in the package documentation of the status engine):
 
@@ -547,7 +549,8 @@ def status_of(
     iins: Sequence[str] | None = None,
     formulation: str = "bits",
 ) -> pa.Table:
-    """The status of ``iins`` (default everyone) in ``months``, computed now, nothing written.
+    """The status of ``iins`` (default everyone) in ``months``, computed now; no status is written
+    (missing compact payments, an index of the lake, are built as for any run).
 
     ``run_id`` is 0 in the rows: they belong to no recorded run."""
     lake = lake if isinstance(lake, FactsLake) else FactsLake(lake)
