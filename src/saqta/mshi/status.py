@@ -58,7 +58,7 @@ from saqta.mshi.schema import STATUS
 from saqta.mshi.status_bits import BitSources, bit_spans, month_bits_sql, setup_bits_sql
 from saqta.mshi.status_paid import hashed_outflows, paid_files
 from saqta.mshi.status_rules import StatusRules, status_rules
-from saqta.mshi.status_sql import DUCKDB, Sources, Span, month_sql, setup_sql
+from saqta.mshi.status_sql import DUCKDB, Sources, Span, month_sql, setup_sql, sql_date
 from saqta.store.lake import FactsLake
 
 __all__ = [
@@ -161,26 +161,28 @@ def _one_load(lake: FactsLake) -> bool:
     return True
 
 
-def _bit_sources(
-    connection: duckdb.DuckDBPyConnection, lake: FactsLake, span: Span, selected: bool
-) -> BitSources:
-    persons = _persons(lake)
-    paid = _read(paid_files(lake, _payment_files(lake, span.period_range)))
-    refunds = None
+def _load_refunds(connection: duckdb.DuckDBPyConnection, lake: FactsLake) -> str | None:
+    """The refunds keyed as the compact payments are, in the table ``st_outflows`` (once a run);
+    None when there are none."""
     outflows = _read(lake.files("payment_outflows"))
-    if paid is not None and outflows is not None:
-        table = _arrow(connection, f"SELECT reference, person_iin, period, amount FROM {outflows}")
-        connection.register("st_outflows_arrow", hashed_outflows(table))
-        connection.execute(
-            "CREATE OR REPLACE TEMP TABLE st_outflows AS SELECT * FROM st_outflows_arrow"
-        )
-        connection.unregister("st_outflows_arrow")
-        refunds = "st_outflows"
+    if outflows is None:
+        return None
+    table = _arrow(connection, f"SELECT reference, person_iin, period, amount FROM {outflows}")
+    connection.register("st_outflows_arrow", hashed_outflows(table))
+    connection.execute(
+        "CREATE OR REPLACE TEMP TABLE st_outflows AS SELECT * FROM st_outflows_arrow"
+    )
+    connection.unregister("st_outflows_arrow")
+    return "st_outflows"
+
+
+def _bit_sources(lake: FactsLake, span: Span, selected: bool, refunds: str | None) -> BitSources:
+    paid = _read(paid_files(lake, _payment_files(lake, span.period_range)))
     return BitSources(
-        persons=persons,
+        persons=_persons(lake),
         categories=_read(lake.files("state_categories")),
         paid=paid,
-        refunds=refunds,
+        refunds=refunds if paid is not None else None,
         selected="st_selected" if selected else None,
         selected_keys="st_selected_key" if selected else None,
     )
@@ -214,6 +216,8 @@ def _prepare(
     of a month of it (``month``, ``run_id``)."""
     if formulation not in FORMULATIONS:
         raise InputError(f"unknown formulation {formulation!r}", where="status engine")
+    refunds: str | None = None
+    one_load: bool | None = None  # both read once, at the first span that needs them
     for whole in spans(months, rules):
         cut = bit_spans(whole) if formulation == "bits" else None
         if cut is None:
@@ -222,9 +226,12 @@ def _prepare(
                 connection.execute(statement)
             yield whole, partial(_sql_month, whole.rules)
             continue
+        if one_load is None:
+            one_load = _one_load(lake)
+            refunds = _load_refunds(connection, lake)
         for span in cut:
-            bit_sources = _bit_sources(connection, lake, span, selected)
-            for statement in setup_bits_sql(bit_sources, span, one_load=_one_load(lake)):
+            bit_sources = _bit_sources(lake, span, selected, refunds)
+            for statement in setup_bits_sql(bit_sources, span, one_load=one_load):
                 connection.execute(statement)
             yield span, partial(_bits_month, span)
 
@@ -587,7 +594,7 @@ def read_status(lake: FactsLake | Path | str, month: Month, iin: str | None = No
     with duckdb.connect(":memory:") as connection:
         table = _arrow(
             connection,
-            f"SELECT *, {_sql_date(month.first_day)} AS month FROM {source} {where} ORDER BY iin",
+            f"SELECT *, {sql_date(month.first_day)} AS month FROM {source} {where} ORDER BY iin",
             [iin] if iin is not None else None,
         )
     return table.select(STATUS.names).cast(STATUS)
@@ -599,10 +606,6 @@ def _arrow(
     relation = connection.sql(sql, params=params)
     table: pa.Table = relation.to_arrow_table() if relation is not None else pa.table({})
     return table
-
-
-def _sql_date(day: dt.date) -> str:
-    return f"DATE '{day.isoformat()}'"
 
 
 def stored_months(lake: FactsLake | Path | str) -> list[Month]:

@@ -33,6 +33,7 @@ from saqta.mshi.status_sql import (
     category_columns,
     decision_sql,
     prepayment_sql,
+    sql_date,
 )
 
 __all__ = ["MAX_BITS", "BitSources", "bit_spans", "month_bits_sql", "setup_bits_sql"]
@@ -104,10 +105,6 @@ def _ranks(rules: StatusRules) -> list[int]:
 
 def _in_ints(values: list[int]) -> str:
     return ", ".join(str(v) for v in values)
-
-
-def _date(day: object) -> str:
-    return f"DATE '{day}'"
 
 
 @dataclass(frozen=True)
@@ -236,9 +233,11 @@ def setup_bits_sql(sources: BitSources, span: Span, *, one_load: bool = False) -
         effective = f"greatest(pm, {d.month_index('paid_on')})"
     empty = ", ".join(f"CAST(0 AS BIGINT) AS {c}" for c in ["mask", *packing.columns])
 
+    no_masks = f"SELECT CAST(NULL AS BIGINT) AS iin, {empty} WHERE 1 = 0"
+
     def masks(source: str) -> str:
         if sources.paid is None:
-            return f"SELECT CAST(NULL AS BIGINT) AS iin, {empty} WHERE 1 = 0"
+            return no_masks
         return f"""SELECT iin, bit_or({_ONE} << b) AS mask, {", ".join(packed)} FROM (
                 SELECT iin, type_rank, e - {base} AS b FROM (
                     SELECT iin, type_rank, {effective} AS e
@@ -258,7 +257,7 @@ def setup_bits_sql(sources: BitSources, span: Span, *, one_load: bool = False) -
             LEFT JOIN ({masks("touched")}) a ON a.iin = t.iin"""
         )
     else:
-        statements.append(f"CREATE TEMP TABLE st_mask_touched AS {masks('paid')} LIMIT 0")
+        statements.append(f"CREATE TEMP TABLE st_mask_touched AS {no_masks}")
     # prepayments: self-payer payments of one day covering each of the K months from that month
     if sources.paid is None or not r.prepayments:
         statements.append(
@@ -288,8 +287,8 @@ def setup_bits_sql(sources: BitSources, span: Span, *, one_load: bool = False) -
                 FROM {sources.categories} {where_person}
             ) c
             WHERE loaded_seq = latest
-              AND valid_from <= {_date(span.last.last_day)}
-              AND (valid_to IS NULL OR valid_to >= {_date(span.first.first_day)})"""
+              AND valid_from <= {sql_date(span.last.last_day)}
+              AND (valid_to IS NULL OR valid_to >= {sql_date(span.first.first_day)})"""
         )
 
     def pick(column: str) -> str:

@@ -42,6 +42,7 @@ __all__ = [
     "month_sql",
     "prepayment_sql",
     "setup_sql",
+    "sql_date",
 ]
 
 
@@ -102,7 +103,8 @@ def _text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _date(day: dt.date) -> str:
+def sql_date(day: dt.date) -> str:
+    """A date as a SQL literal (both dialects)."""
     return f"DATE '{day.isoformat()}'"
 
 
@@ -206,7 +208,7 @@ def prepayment_sql(d: Dialect, span: Span, counted: str, *, paid_on: str, period
     from the month of payment on."""
     r = span.rules
     values = ", ".join(
-        f"({_date(p.valid_from)}, {_date(p.valid_to)}, {p.months})" for p in r.prepayments
+        f"({sql_date(p.valid_from)}, {sql_date(p.valid_to)}, {p.months})" for p in r.prepayments
     )
     low = span.first.index - r.max_prepayment_months + 1
     paid_m = d.month_index(f"c.{paid_on}")
@@ -286,8 +288,8 @@ def setup_sql(d: Dialect, sources: Sources, span: Span) -> list[str]:
                 {_where(_selected(sources, "iin"))}
             ) c
             WHERE loaded_seq = latest
-              AND valid_from <= {_date(span.last.last_day)}
-              AND (valid_to IS NULL OR valid_to >= {_date(span.first.first_day)})"""
+              AND valid_from <= {sql_date(span.last.last_day)}
+              AND (valid_to IS NULL OR valid_to >= {sql_date(span.first.first_day)})"""
         )
     return statements
 
@@ -295,8 +297,8 @@ def setup_sql(d: Dialect, sources: Sources, span: Span) -> list[str]:
 def category_key(month: Month) -> str:
     """Per person (``key``), the category of ``st_cat`` that lasts longest in ``month``, as
     ``'<valid_to or 9999-12-31>|<category>'`` (the greatest such text)."""
-    open_end = _date(dt.date(9999, 12, 31))
-    first_day, last_day = _date(month.first_day), _date(month.last_day)
+    open_end = sql_date(dt.date(9999, 12, 31))
+    first_day, last_day = sql_date(month.first_day), sql_date(month.last_day)
     return f"""SELECT iin,
                max(CAST(coalesce(valid_to, {open_end}) AS VARCHAR) || '|' || category) AS k
         FROM st_cat
@@ -382,7 +384,7 @@ def decision_sql(d: Dialect, month: Month, rules: StatusRules, run_id: int, base
     and ``by_prepayment`` (months as integers)."""
     r = rules
     m, n, w, g, counts_to, window_from = _numbers(month, r)
-    first_day = _date(month.first_day)
+    first_day = sql_date(month.first_day)
     prepay_rule = r.prepayment_on(month.last_day)
     prepay_hint = (
         f" ; a self-payer's prepayment of {prepay_rule.months} months from {month} would give "
