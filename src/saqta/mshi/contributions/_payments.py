@@ -13,6 +13,10 @@ Checks of each row (reason codes in the quarantine):
 - ``payer_format``, ``payer_checksum``, ``payer_invalid``: the payer is neither a BIN nor an IIN;
 - ``unknown_person``: a valid IIN that is not in the register of persons;
 - ``unknown_payment_type``; ``non_positive_amount``; ``future_date`` (paid after today);
+- ``implausible_amount``: above the dated cap of its payment type for the month paid for
+  (``rules/mshi/plausibility.yaml``);
+- ``impossible_date`` (a date that is not a day of the calendar), ``inexact_amount`` (a typed
+  amount that is not exact to the tiyn);
 - ``period_before_2017_07``: MSHI contributions are collected since 1 July 2017 (Law No. 405-V;
   the Fund's annual report 2022, section 2);
 - ``reference_too_long`` (over 64 characters);
@@ -40,8 +44,10 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine, select
 
 from saqta.core.errors import InputError, StoreError
+from saqta.core.rules import load_rules
 from saqta.mshi.contributions._hashes import reference_hashes
 from saqta.mshi.contributions._paid import built_after_import
+from saqta.mshi.contributions._plausibility import AmountCaps, P
 from saqta.mshi.intake import (
     Batch,
     FieldSpec,
@@ -120,6 +126,7 @@ class PaymentsValidator(Validator):
         self.today = importer.today
         self.persons = load_person_index(importer.lake)
         self.index = ReferenceIndex(importer.lake)
+        self.caps = AmountCaps(load_rules())
         self.file_hashes = []
         self.transaction = transaction
         self.work = transaction.staging / "_work"
@@ -184,6 +191,16 @@ class PaymentsValidator(Validator):
             "amount",
             "non_positive_amount",
             "the amount must be more than zero",
+            raw["amount"],
+        )
+
+        implausible = self.caps.above(kinds, kind_index, c["period"], amount)
+        problems.add(
+            implausible,
+            "amount",
+            "implausible_amount",
+            "above the plausible amount of one payment row for its payment type and month "
+            f"(rules {P}amount_cap_<payment_type>)",
             raw["amount"],
         )
 

@@ -22,10 +22,12 @@ from saqta.mshi.intake._files import (
     ImportResult,
     Progress,
     Validator,
+    column_names,
     csv_header,
     file_format,
     imports,
     lake_commits,
+    money_from_cents,
     quarantine_rows,
 )
 
@@ -39,6 +41,7 @@ __all__ = [
     "check_distinct",
     "check_iins",
     "check_payers",
+    "column_names",
     "csv_header",
     "distinct",
     "file_format",
@@ -47,6 +50,7 @@ __all__ = [
     "iin_sex",
     "imports",
     "lake_commits",
+    "money_from_cents",
     "quarantine_rows",
     "sorted_member",
     "to_numpy_bool",

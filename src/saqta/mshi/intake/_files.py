@@ -22,14 +22,15 @@ For each file:
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,7 +44,15 @@ from sqlalchemy import Engine, func, insert, select
 import saqta
 from saqta.core.errors import InputError, Problem, SaqtaError, StoreError
 from saqta.core.rules import load_rules
-from saqta.mshi.intake._checks import QUARANTINE_SCHEMA, Problems, to_numpy_bool
+from saqta.mshi.intake._checks import QUARANTINE_SCHEMA, Problems, calendar_days, to_numpy_bool
+from saqta.mshi.intake._formats import (
+    FileFormat,
+    FormatKind,
+    csv_header_of,
+    detect,
+    format_kind,
+    xlsx_batches,
+)
 from saqta.mshi.models import ImportedFile, ImportKind, QuarantinedRow
 from saqta.store.db import session_scope
 from saqta.store.lake import FactsLake, LakeTransaction
@@ -58,9 +67,13 @@ BATCH_ROWS = 1_000_000
 
 _CSV_BLOCK = 16 << 20
 _MONEY = pa.decimal128(18, 2)
+_MONEY_LIMIT = 10**16  # decimal128(18, 2) holds less than 10^16 tenge
 _AMOUNT_TEXT = r"^-?[0-9]{1,16}(\.[0-9]{1,2})?$"
+_GROUP_SEPARATOR = "[ \u00a0\u202f]"  # space, no-break space, narrow no-break space
 _DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_DOTTED_DATE = r"^([0-9]{2})\.([0-9]{2})\.([0-9]{4})$"  # DD.MM.YYYY
 _MONTH_TEXT = r"^[0-9]{4}-[0-9]{2}(-01)?$"
+_DOTTED_MONTH = r"^(?:01\.)?([0-9]{2})\.([0-9]{4})$"  # MM.YYYY or 01.MM.YYYY
 _INT_TEXT = r"^-?[0-9]{1,9}$"
 _TRUE = ("true", "1", "yes", "t", "y")
 _FALSE = ("false", "0", "no", "f", "n")
@@ -74,6 +87,7 @@ class FieldSpec:
     name: str
     type: FieldType
     required: bool = True
+    optional_column: bool = False  # the file may lack the column (all values null)
 
 
 @dataclass
@@ -93,10 +107,12 @@ class ImportResult:
     previous_import_at: datetime | None = None
     lake_files: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    detected: dict[str, str] = field(default_factory=dict)  # how the file was read
 
     def summary(self) -> dict[str, Any]:
         return {
             "file": self.file.name,
+            "detected": self.detected,
             "read": self.read,
             "accepted": self.accepted,
             "quarantined": self.quarantined,
@@ -176,29 +192,31 @@ def sha256_of(path: Path) -> str:
 # Reading
 
 
-def file_format(path: Path) -> Literal["csv", "parquet"]:
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    if suffix in (".csv", ".txt"):
-        return "csv"
-    raise InputError("unknown file type: use .csv or .parquet", where=str(path))
+def file_format(path: Path) -> FormatKind:
+    """``csv``, ``parquet`` or ``xlsx``, by the file's name (checked against its first bytes)."""
+    return format_kind(path)
 
 
 def csv_header(path: Path) -> list[str]:
-    with path.open("r", encoding="utf-8-sig", newline="") as handle:
+    """The column names of a CSV file (encoding and delimiter detected)."""
+    return csv_header_of(path)
+
+
+def column_names(path: Path) -> list[str]:
+    """The column names of a CSV, Parquet or XLSX file."""
+    kind = format_kind(path)
+    if kind == "parquet":
         try:
-            return next(csv.reader(handle))
-        except StopIteration:
-            raise InputError(
-                "the file is empty: a header row is expected", where=str(path)
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise InputError(f"not UTF-8 text (byte {exc.start})", where=str(path)) from exc
+            return list(pq.read_schema(path).names)
+        except (OSError, pa.ArrowException) as exc:
+            raise InputError(f"not a readable Parquet file: {exc}", where=str(path)) from exc
+    if kind == "xlsx":
+        return list(detect(path).header)
+    return csv_header_of(path)
 
 
 def _check_columns(path: Path, names: Sequence[str], fields: Sequence[FieldSpec]) -> None:
-    missing = [spec.name for spec in fields if spec.name not in names]
+    missing = [spec.name for spec in fields if spec.name not in names and not spec.optional_column]
     if missing:
         raise InputError(
             [
@@ -211,39 +229,60 @@ def _check_columns(path: Path, names: Sequence[str], fields: Sequence[FieldSpec]
         )
 
 
+def detect_format(path: Path, fields: Sequence[FieldSpec]) -> FileFormat:
+    """How to read ``path`` for these fields (see :mod:`saqta.mshi.intake._formats`)."""
+    return detect(
+        path,
+        required=[spec.name for spec in fields if not spec.optional_column],
+        money=[spec.name for spec in fields if spec.type == "money"],
+    )
+
+
+def _with_absent(table: pa.Table, names: Sequence[str]) -> pa.Table:
+    """The table with a null text column for each of ``names`` it lacks (optional columns)."""
+    for name in names:
+        if name not in table.column_names:
+            table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
+    return table
+
+
 def read_batches(
-    path: Path, fields: Sequence[FieldSpec], invalid_out: list[pa.Table]
+    path: Path,
+    fields: Sequence[FieldSpec],
+    invalid_out: list[pa.Table],
+    fmt: FileFormat | None = None,
 ) -> tuple[int, Iterator[tuple[pa.Array, pa.Table]]]:
     """``(total, batches)``: the row count (for CSV an estimate from the file size) and an
     iterator of ``(file rows, table of the fields)``. CSV rows of the wrong width are added to
     ``invalid_out`` as quarantine entries (field ``(row)``, reason ``schema``) and skipped; row
-    numbers stay those of the file's data rows."""
+    numbers stay those of the file's data rows. ``fmt``: how to read the file (detected when not
+    given)."""
+    fmt = fmt if fmt is not None else detect_format(path, fields)
     names = [spec.name for spec in fields]
-    if file_format(path) == "parquet":
+    if fmt.kind == "parquet":
         try:
             parquet = pq.ParquetFile(path)
         except (OSError, pa.ArrowException) as exc:
             raise InputError(f"not a readable Parquet file: {exc}", where=str(path)) from exc
-        _check_columns(path, parquet.schema_arrow.names, fields)
-        for spec in fields:
-            kind = parquet.schema_arrow.field(spec.name).type
-            if pa.types.is_floating(kind) and spec.type == "money":
-                raise InputError(
-                    f"is {kind}: money must be a decimal or text, never floating point",
-                    where=f"{path}: column {spec.name}",
-                )
+        present = parquet.schema_arrow.names
+        _check_columns(path, present, fields)
+        readable = [name for name in names if name in present]
 
         def parquet_batches() -> Iterator[tuple[pa.Array, pa.Table]]:
             first = 1
-            for record_batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=names):
-                table = pa.Table.from_batches([record_batch])
+            for record_batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=readable):
+                table = _with_absent(pa.Table.from_batches([record_batch]), names)
                 rows = np.arange(first, first + table.num_rows, dtype=np.int64)
                 yield pa.array(rows, pa.int64()), table
                 first += table.num_rows
 
         return parquet.metadata.num_rows, parquet_batches()
 
-    header = csv_header(path)
+    if fmt.kind == "xlsx":
+        _check_columns(path, fmt.header, fields)
+        return xlsx_batches(path, fmt, names)
+
+    header = list(fmt.header)
     _check_columns(path, header, fields)
     invalid: list[tuple[int, str]] = []
 
@@ -256,14 +295,24 @@ def read_batches(
         )
         return "skip"
 
+    # the header's names as detected (trimmed); Arrow reads the rows after it
+    unique = [name if header.index(name) == i else f"\x00{i}" for i, name in enumerate(header)]
     try:
         reader = pacsv.open_csv(
             path,
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=_CSV_BLOCK),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+            read_options=pacsv.ReadOptions(
+                use_threads=False,
+                block_size=_CSV_BLOCK,
+                column_names=unique,
+                skip_rows=1,
+                encoding="utf8" if fmt.encoding in ("utf-8", "utf-8-sig") else str(fmt.encoding),
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=fmt.delimiter or ",", invalid_row_handler=on_invalid
+            ),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                include_columns=names,
+                column_types={name: pa.string() for name in unique},
+                include_columns=[name for name in names if name in header],
                 strings_can_be_null=True,
                 null_values=[""],
             ),
@@ -276,7 +325,7 @@ def read_batches(
         reported = 0
         try:
             for record_batch in reader:
-                table = pa.Table.from_batches([record_batch])
+                table = _with_absent(pa.Table.from_batches([record_batch]), names)
                 # data row of the k-th valid row: k + the invalid rows that come before it
                 lines = np.array(sorted(line - 1 for line, _ in invalid), dtype=np.int64)
                 shifted = lines - np.arange(1, lines.size + 1)
@@ -299,8 +348,10 @@ def read_batches(
                         )
                     )
                 yield pa.array(rows, pa.int64()), table
-        except pa.ArrowInvalid as exc:
-            raise InputError(f"cannot parse the CSV file: {exc}", where=str(path)) from exc
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise InputError(
+                f"cannot parse the CSV file (read as {fmt.describe()}): {exc}", where=str(path)
+            ) from exc
 
     size = path.stat().st_size
     header_bytes = len(",".join(header)) + 1
@@ -320,9 +371,14 @@ def _text(values: pa.Array) -> pa.Array:
     return pc.cast(values, pa.string())
 
 
-def convert(spec: FieldSpec, values: pa.Array, problems: Problems) -> pa.Array:
+def convert(
+    spec: FieldSpec, values: pa.Array, problems: Problems, *, decimal_comma: bool = False
+) -> pa.Array:
     """Convert one column to its type; record a ``schema`` problem for each value that does not
-    convert (and ``missing`` for an empty required value). Bad values become null."""
+    convert (and ``missing`` for an empty required value, ``impossible_date`` for a date that is
+    not a day of the calendar, ``inexact_amount`` for a typed amount that is not exact to the
+    tiyn). Bad values become null. ``decimal_comma``: amounts given as text use ``,`` as their
+    decimal mark (the file's detected mark)."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     missing = to_numpy_bool(values.is_null())
@@ -350,58 +406,9 @@ def convert(spec: FieldSpec, values: pa.Array, problems: Problems) -> pa.Array:
             problems.add(empty, spec.name, "missing", f"{spec.name} is empty")
         return text
     if kind in ("date", "month"):
-        if pa.types.is_date32(values.type) or pa.types.is_timestamp(values.type):
-            out = values.cast(pa.date32())
-            bad = np.zeros(len(values), dtype=bool)
-        else:
-            text = pc.utf8_trim_whitespace(_text(values))
-            pattern = _DATE_TEXT if kind == "date" else _MONTH_TEXT
-            shaped = to_numpy_bool(pc.match_substring_regex(text, pattern))
-            if kind == "month":
-                text = pc.if_else(
-                    pc.equal(pc.utf8_length(text), 7),
-                    pc.binary_join_element_wise(text, "-01", ""),
-                    text,
-                )
-            parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
-            out = parsed.cast(pa.date32())
-            bad = ~missing & ~(shaped & ~to_numpy_bool(out.is_null()))
-            out = pc.if_else(pa.array(~bad), out, pa.scalar(None, pa.date32()))
-        if kind == "month":
-            not_first = ~missing & ~bad & (to_numpy_bool(pc.not_equal(pc.day(out), 1)))
-            problems.add(
-                not_first,
-                spec.name,
-                "schema",
-                "expected a month YYYY-MM (or its first day)",
-                values,
-            )
-            bad |= not_first
-            problems.add(bad & ~not_first, spec.name, "schema", "expected a month YYYY-MM", values)
-        else:
-            problems.add(bad, spec.name, "schema", "expected a date YYYY-MM-DD", values)
-        return pc.if_else(pa.array(~bad), out, pa.scalar(None, pa.date32()))
+        return _convert_date(spec, values, missing, problems)
     if kind == "money":
-        if pa.types.is_decimal(values.type):
-            scaled = values.cast(pa.decimal128(38, 2), safe=False)
-            exact = to_numpy_bool(pc.equal(scaled.cast(values.type, safe=False), values)) | missing
-            fits = to_numpy_bool(pc.less(pc.abs(scaled), pa.scalar(10**16, pa.decimal128(38, 2))))
-            bad = ~missing & ~(exact & fits)
-            out = pc.if_else(pa.array(~bad), scaled, pa.scalar(None, pa.decimal128(38, 2)))
-            out = out.cast(_MONEY)
-        elif pa.types.is_integer(values.type):
-            out = values.cast(_MONEY)
-            bad = np.zeros(len(values), dtype=bool)
-        else:
-            text = pc.utf8_trim_whitespace(_text(values))
-            shaped = to_numpy_bool(pc.match_substring_regex(text, _AMOUNT_TEXT))
-            bad = ~missing & ~shaped
-            safe = pc.if_else(pa.array(shaped), text, pa.scalar("0", pa.string()))
-            out = pc.if_else(pa.array(shaped), safe.cast(_MONEY), pa.scalar(None, _MONEY))
-        problems.add(
-            bad, spec.name, "schema", "expected an amount in tenge with at most 2 decimals", values
-        )
-        return out
+        return _convert_money(spec, values, missing, problems, decimal_comma)
     if kind == "bool":
         if pa.types.is_boolean(values.type):
             return values
@@ -421,6 +428,194 @@ def convert(spec: FieldSpec, values: pa.Array, problems: Problems) -> pa.Array:
         safe = pc.if_else(pa.array(shaped), text, pa.scalar("0", pa.string()))
         return pc.if_else(pa.array(shaped), safe.cast(pa.int32()), pa.scalar(None, pa.int32()))
     raise ValueError(f"unknown field type {kind}")  # pragma: no cover
+
+
+def _match(text: pa.Array, pattern: str) -> np.ndarray:
+    return to_numpy_bool(pc.match_substring_regex(text, pattern))
+
+
+def _digits(text: pa.Array, start: int, stop: int) -> np.ndarray:
+    part = pc.utf8_slice_codeunits(text, start, stop)
+    return np.asarray(part.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _convert_date(
+    spec: FieldSpec, values: pa.Array, missing: np.ndarray, problems: Problems
+) -> pa.Array:
+    """A date (``YYYY-MM-DD`` or ``DD.MM.YYYY``) or month (``YYYY-MM``, its first day, or
+    ``MM.YYYY``) column as date32. The text is checked against the calendar itself (year, month,
+    day as numbers): a day that does not exist (30 February, 31 June) is ``impossible_date``,
+    never moved into the next month."""
+    kind = spec.type
+    if pa.types.is_date32(values.type) or pa.types.is_timestamp(values.type):
+        out = values.cast(pa.date32())
+        bad = np.zeros(len(values), dtype=bool)
+    else:
+        text = pc.utf8_trim_whitespace(_text(values))
+        if kind == "date":
+            iso = _match(text, _DATE_TEXT)
+            dotted = _match(text, _DOTTED_DATE)
+            text = pc.replace_substring_regex(text, _DOTTED_DATE, r"\3-\2-\1")
+        else:
+            iso = _match(text, _MONTH_TEXT)
+            dotted = _match(text, _DOTTED_MONTH)
+            text = pc.replace_substring_regex(text, _DOTTED_MONTH, r"\2-\1-01")
+            text = pc.replace_substring_regex(text, r"^([0-9]{4})-([0-9]{2})$", r"\1-\2-01")
+        shaped = iso | dotted
+        safe = pc.if_else(pa.array(shaped), text, pa.scalar("1970-01-01", pa.string()))
+        year, month, day = _digits(safe, 0, 4), _digits(safe, 5, 7), _digits(safe, 8, 10)
+        real, days = calendar_days(year, month, day)
+        in_range = (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+        impossible = ~missing & shaped & in_range & ~real
+        bad = ~missing & ~(shaped & real)
+        problems.add(
+            impossible,
+            spec.name,
+            "impossible_date",
+            f"{spec.name}: no such day in the calendar (the month has fewer days); "
+            "a date is never moved into the next month",
+            values,
+        )
+        bad_shape = bad & ~impossible
+        if kind == "date":
+            problems.add(
+                bad_shape, spec.name, "schema", "expected a date YYYY-MM-DD (or DD.MM.YYYY)", values
+            )
+        else:
+            problems.add(bad_shape, spec.name, "schema", "expected a month YYYY-MM", values)
+        ok = shaped & real & ~missing
+        stored = pa.array(np.where(ok, days, 0).astype(np.int32), pa.int32()).cast(pa.date32())
+        return pc.if_else(pa.array(ok), stored, pa.scalar(None, pa.date32()))
+    if kind == "month":
+        not_first = ~missing & (to_numpy_bool(pc.not_equal(pc.day(out), 1)))
+        problems.add(
+            not_first, spec.name, "schema", "expected a month YYYY-MM (or its first day)", values
+        )
+        bad |= not_first
+    return pc.if_else(pa.array(~bad), out, pa.scalar(None, pa.date32()))
+
+
+def money_from_cents(cents: np.ndarray) -> pa.Array:
+    """Whole tiyn (int64) as exact ``decimal128(18, 2)`` tenge, without any float or text."""
+    cents = np.ascontiguousarray(cents, dtype=np.int64)
+    words = np.empty((cents.size, 2), dtype=np.int64)  # little-endian 128-bit integers
+    words[:, 0] = cents
+    words[:, 1] = cents >> 63
+    return pa.Array.from_buffers(_MONEY, cents.size, [None, pa.py_buffer(words)])
+
+
+def _convert_money(
+    spec: FieldSpec,
+    values: pa.Array,
+    missing: np.ndarray,
+    problems: Problems,
+    decimal_comma: bool,
+) -> pa.Array:
+    """An amount column as exact ``decimal128(18, 2)`` tenge.
+
+    - integers of any width (whole tenge) are exact;
+    - decimals of any scale are accepted when exact to the tiyn (``12.3400``), else
+      ``inexact_amount``;
+    - floating point is accepted per value when the value is exactly the double nearest to an
+      amount in tiyn (``5478.3``, as a spreadsheet writes it) and small enough that no two
+      amounts in tiyn share a double; otherwise ``inexact_amount``. NaN and infinities are
+      ``schema``;
+    - text: ``1234.56`` (or ``1234,56`` when the file's decimal mark is a comma), thousands
+      grouped by spaces or no-break spaces allowed (``1 234,56``).
+    Anything of 10^16 tenge or more does not fit and is ``schema``."""
+    name = spec.name
+    n = len(values)
+    cents = np.zeros(n, dtype=np.int64)
+    ok = np.zeros(n, dtype=bool)
+    too_large = f"{name}: 10^16 tenge or more does not fit an amount"
+    if pa.types.is_integer(values.type):
+        whole = np.asarray(pc.fill_null(values, 0).to_numpy(zero_copy_only=False))
+        if pa.types.is_unsigned_integer(values.type):
+            fits = whole < _MONEY_LIMIT
+        else:
+            whole = whole.astype(np.int64)
+            fits = (whole < _MONEY_LIMIT) & (whole > -_MONEY_LIMIT)
+        cents = np.where(fits, whole, 0).astype(np.int64) * 100
+        ok = ~missing & fits
+        problems.add(~missing & ~fits, name, "schema", too_large, values)
+    elif pa.types.is_floating(values.type):
+        floats = np.asarray(pc.fill_null(values, 0).to_numpy(zero_copy_only=False))
+        limit = 0.01 * 2.0 ** np.finfo(floats.dtype).nmant  # beyond, doubles skip tiyn
+        wide = floats.astype(np.float64)
+        finite = np.isfinite(wide)
+        small = finite & (np.abs(np.where(finite, wide, 0)) < limit)
+        rounded = np.round(np.where(small, wide, 0) * 100)
+        exact = small & ((rounded / 100).astype(floats.dtype) == floats)
+        cents = np.where(exact, rounded, 0).astype(np.int64)
+        ok = ~missing & exact
+        problems.add(~missing & ~finite, name, "schema", "not a number", values)
+        problems.add(
+            ~missing & finite & ~exact,
+            name,
+            "inexact_amount",
+            f"{name}: a floating-point value that is not exactly an amount in tiyn "
+            f"(or {limit:,.0f} tenge or more, where floating point cannot tell tiyn apart)",
+            values,
+        )
+    elif pa.types.is_decimal(values.type):
+        scale = values.type.scale
+        wide_type = pa.decimal256(76, max(scale, 2))
+        wide = values.cast(wide_type)
+        rounded = pc.round(wide, 2)
+        exact = to_numpy_bool(pc.equal(rounded, wide))
+        fits = to_numpy_bool(pc.less(pc.abs(wide), pa.scalar(Decimal(_MONEY_LIMIT), wide_type)))
+        ok = ~missing & exact & fits
+        problems.add(~missing & ~fits, name, "schema", too_large, values)
+        problems.add(
+            ~missing & fits & ~exact,
+            name,
+            "inexact_amount",
+            f"{name}: more precise than the tiyn (2 decimals)",
+            values,
+        )
+        zero = pa.scalar(Decimal(0), wide_type)
+        exact_values = pc.if_else(pa.array(ok), rounded, zero).cast(_MONEY)
+        return pc.if_else(pa.array(ok), exact_values, pa.scalar(None, _MONEY))
+    else:
+        text = pc.utf8_trim_whitespace(_text(values))
+        mark, other = (",", ".") if decimal_comma else (".", ",")
+        plain = _amount_pattern(mark)
+        shaped = _match(text, plain)
+        grouped = _match(text, _amount_pattern(mark, grouped=True)) & ~shaped
+        normal = pc.replace_substring_regex(text, _GROUP_SEPARATOR, "")
+        if decimal_comma:
+            normal = pc.replace_substring(normal, ",", ".")
+        ok = ~missing & (shaped | grouped) & _match(normal, _AMOUNT_TEXT)
+        other_mark = ~missing & ~ok
+        other_mark &= _match(text, _amount_pattern(other)) | _match(
+            text, _amount_pattern(other, grouped=True)
+        )
+        problems.add(
+            other_mark,
+            name,
+            "schema",
+            f"{name}: the decimal mark of this file is '{mark}', this amount uses '{other}'"
+            + ("" if decimal_comma else " (a decimal comma is read in ;-delimited files)"),
+            values,
+        )
+        problems.add(
+            ~missing & ~ok & ~other_mark,
+            name,
+            "schema",
+            f"expected an amount in tenge with at most 2 decimals, like 1234{mark}56",
+            values,
+        )
+        safe = pc.if_else(pa.array(ok), normal, pa.scalar("0", pa.string()))
+        return pc.if_else(pa.array(ok), safe.cast(_MONEY), pa.scalar(None, _MONEY))
+    return pc.if_else(pa.array(ok), money_from_cents(cents), pa.scalar(None, _MONEY))
+
+
+def _amount_pattern(mark: str, *, grouped: bool = False) -> str:
+    """An amount with ``mark`` as its decimal mark, its thousands grouped by spaces or not."""
+    decimals = "(" + re.escape(mark) + "[0-9]{1,2})?$"
+    if grouped:
+        return r"^-?[0-9]{1,3}(" + _GROUP_SEPARATOR + r"[0-9]{3})+" + decimals
+    return r"^-?[0-9]+" + decimals
 
 
 # --------------------------------------------------------------------------------------------
@@ -476,6 +671,7 @@ class Importer:
         self.today = today or dt.date.today()
         self.loaded_seq: int | None = None
         self.sha = ""
+        self.decimal_comma = False
 
     def import_file(self, path: Path | str, progress: Progress | None = None) -> ImportResult:
         """Import one file as one transaction (see the module's docstring)."""
@@ -492,7 +688,10 @@ class Importer:
             return self._already(result, earlier, started)
         invalid: list[pa.Table] = []
         found: list[pa.Table] = []
-        total, batches = read_batches(path, validator.fields, invalid)
+        fmt = detect_format(path, validator.fields)
+        result.detected = fmt.as_dict()
+        self.decimal_comma = fmt.decimal_comma
+        total, batches = read_batches(path, validator.fields, invalid, fmt)
         rules_version = rules_version_now()
         with self.lake.lock():
             self.lake.recover(lake_commits(self.engine))
@@ -567,7 +766,10 @@ class Importer:
         problems = Problems(table.num_rows)
         fields = self.validator.fields
         raw = {spec.name: table.column(spec.name).combine_chunks() for spec in fields}
-        columns = {spec.name: convert(spec, raw[spec.name], problems) for spec in fields}
+        columns = {
+            spec.name: convert(spec, raw[spec.name], problems, decimal_comma=self.decimal_comma)
+            for spec in fields
+        }
         batch = Batch(columns=columns, problems=problems, raw=raw, rows=rows)
         out = self.validator.check(batch)
         accepted = out.filter(pa.array(~problems.rejected)) if problems.rejected.any() else out

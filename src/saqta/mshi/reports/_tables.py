@@ -588,8 +588,8 @@ def _paid_for_sql(source: _Source) -> str:
             SELECT iin, CASE {cases} END AS priority FROM by_person
             UNION ALL
             SELECT DISTINCT s.iin, 1
-            FROM (SELECT iin, category, valid_from, arg_max(valid_to, loaded_seq) AS valid_to
-                  FROM state_categories GROUP BY ALL) s
+            FROM (SELECT iin, category, valid_from, valid_to FROM state_categories
+                  QUALIFY loaded_seq = max(loaded_seq) OVER (PARTITION BY iin, source)) s
             LEFT JOIN register r USING (iin)
             WHERE s.valid_from <= least(DATE '{last}', coalesce(r.death_date, DATE '{last}'))
               AND coalesce(s.valid_to, DATE '9999-12-31') >= DATE '{first}'

@@ -283,7 +283,7 @@ def setup_bits_sql(sources: BitSources, span: Span, *, one_load: bool = False) -
                    CAST(coalesce(valid_to, DATE '9999-12-31') AS VARCHAR) || '|' || category AS k
             FROM (
                 SELECT iin, category, valid_from, valid_to, loaded_seq,
-                       max(loaded_seq) OVER (PARTITION BY iin) AS latest
+                       max(loaded_seq) OVER (PARTITION BY iin, source) AS latest
                 FROM {sources.categories} {where_person}
             ) c
             WHERE loaded_seq = latest

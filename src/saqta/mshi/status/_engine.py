@@ -14,8 +14,8 @@ Decisions (documented in the package documentation of the status engine):
 - a person who died is entitled (at most) until the day of death and, from the month after the
   month of death, has the basis ``deceased`` and is not entitled;
 - a person born after the end of a month is not in that month's population (no row);
-- a person's latest register row (highest ``loaded_seq``) and the category periods of the
-  person's latest load are used;
+- a person's latest register row (highest ``loaded_seq``) and, per source (state register),
+  the category periods of the person's latest load of that source are used;
 - when several bases apply, the row names one in this order: state category, prepayment,
   contributions; ``valid_until`` is the latest end of all the bases that apply.
 

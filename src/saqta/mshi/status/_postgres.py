@@ -44,7 +44,7 @@ _TABLES = {
     "persons": "iin varchar(12), sex varchar(1), birth_date date, region varchar(16), "
     "urban boolean, attached_provider_id integer, death_date date, loaded_seq bigint",
     "state_categories": "iin varchar(12), category varchar(32), valid_from date, valid_to date, "
-    "loaded_seq bigint",
+    "loaded_seq bigint, source varchar(64)",
     "payments": "reference text, payer_id text, person_iin varchar(12), payment_type text, "
     "period date, amount numeric(18, 2), payment_date date, source_file text, source_row bigint",
     "payment_outflows": "refund_id bigint, reference text, person_iin varchar(12), period date, "
