@@ -54,6 +54,7 @@ from saqta.mshi.intake import (
     Importer,
     ImportResult,
     Progress,
+    RetryResult,
     Validator,
     check_distinct,
     check_iins,
@@ -74,6 +75,7 @@ __all__ = [
     "import_payments",
     "import_synth",
     "persons_of_import",
+    "retry_payments",
 ]
 
 FIRST_PERIOD = dt.date(2017, 7, 1)
@@ -362,6 +364,20 @@ def import_payments(
     The register of persons must be imported first (unknown persons are quarantined).
     """
     return Importer(engine, lake, PaymentsValidator(), today=today).import_file(path, progress)
+
+
+def retry_payments(
+    engine: Engine,
+    lake: FactsLake,
+    import_id: int,
+    *,
+    today: dt.date | None = None,
+    progress: Progress | None = None,
+) -> RetryResult:
+    """Process again the rows of a payments import still open in the quarantine (after the
+    missing person was registered, say), as one transaction; see :meth:`Importer.retry`."""
+    importer = Importer(engine, lake, PaymentsValidator(), today=today)
+    return importer.retry(import_id, progress)
 
 
 def persons_of_import(engine: Engine, lake: FactsLake, import_id: int) -> pa.Array:

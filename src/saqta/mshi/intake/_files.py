@@ -26,7 +26,7 @@ import datetime as dt
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,7 +39,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, and_, case, func, insert, select, update
+from sqlalchemy.orm import Session
 
 import saqta
 from saqta.core.errors import InputError, Problem, SaqtaError, StoreError
@@ -53,7 +54,7 @@ from saqta.mshi.intake._formats import (
     format_kind,
     xlsx_batches,
 )
-from saqta.mshi.models import ImportedFile, ImportKind, QuarantinedRow
+from saqta.mshi.models import ImportedFile, ImportKind, ImportRetry, QuarantinedRow
 from saqta.store.db import session_scope
 from saqta.store.lake import FactsLake, LakeTransaction
 from saqta.store.models import RunStatus
@@ -78,6 +79,11 @@ _INT_TEXT = r"^-?[0-9]{1,9}$"
 _TRUE = ("true", "1", "yes", "t", "y")
 _FALSE = ("false", "0", "no", "f", "n")
 _QUARANTINE_CHUNK = 5_000
+HELD_DIR = "_quarantine"
+"""Lake folder of the raw values of every import's rejected rows (one Parquet file per import,
+committed with it), from which ``retry`` processes them again."""
+HELD_ROW = "__row"
+_DECIMAL_MARK_KEY = b"saqta.decimal_mark"
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,84 @@ class ImportResult:
             "by_reason": self.by_reason,
             "seconds": round(self.seconds, 3),
         }
+
+
+@dataclass
+class RetryResult:
+    """What came of one retry of an import's quarantined rows, and the import's counts after
+    it (over the import and every retry: read = accepted + quarantined)."""
+
+    import_id: int
+    file: str
+    kind: str
+    retry_id: int | None = None
+    run_id: int | None = None
+    read: int = 0  # rows processed again
+    accepted: int = 0
+    quarantined: int = 0  # quarantined again
+    not_retryable: int = 0  # open rows with no values to process (wrong number of fields)
+    by_reason: dict[str, int] = field(default_factory=dict)
+    total_read: int = 0
+    total_accepted: int = 0
+    total_quarantined: int = 0
+    lake_files: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def nothing_to_retry(self) -> bool:
+        """No row was open (and retryable): nothing was read again."""
+        return self.read == 0
+
+    @property
+    def recorded(self) -> bool:
+        """Whether the retry changed anything (it accepted rows): only then is it recorded."""
+        return self.retry_id is not None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "import_id": self.import_id,
+            "file": self.file,
+            "read": self.read,
+            "accepted": self.accepted,
+            "quarantined": self.quarantined,
+            "by_reason": self.by_reason,
+            "total": {
+                "read": self.total_read,
+                "accepted": self.total_accepted,
+                "quarantined": self.total_quarantined,
+            },
+        }
+
+
+class _HeldRows:
+    """The raw values of an import's rejected rows, written in its lake transaction as
+    ``_quarantine/<kind>/<transaction>.parquet`` (with the file's decimal mark in the file's
+    metadata), so that a retry can process them again after the original file is gone."""
+
+    def __init__(self, transaction: LakeTransaction, kind: ImportKind, decimal_mark: str) -> None:
+        self.transaction = transaction
+        self.relative = f"{HELD_DIR}/{kind.value}/{transaction.id}.parquet"
+        self.metadata = {_DECIMAL_MARK_KEY: decimal_mark.encode()}
+        self.writer: pq.ParquetWriter | None = None
+
+    def add(self, table: pa.Table) -> None:
+        if self.writer is None:
+            schema = table.schema.with_metadata(self.metadata)
+            path = self.transaction.path_for(self.relative)
+            self.writer = pq.ParquetWriter(path, schema, compression="zstd")
+        if table.schema != self.writer.schema:
+            table = table.cast(self.writer.schema)
+        self.writer.write_table(table)
+
+    def close(self, *, quietly: bool = False) -> None:
+        if self.writer is None:
+            return
+        try:
+            self.writer.close()
+        except (OSError, pa.ArrowException):
+            if not quietly:
+                raise
+        self.writer = None
 
 
 @dataclass
@@ -624,7 +708,7 @@ def _amount_pattern(mark: str, *, grouped: bool = False) -> str:
 
 def lake_commits(engine: Engine) -> Callable[[str], bool]:
     """For :meth:`FactsLake.recover`: whether the system of record committed a lake transaction
-    (an import, or a paid refund's outflow)."""
+    (an import, a retry, or a paid refund's outflow)."""
     from saqta.mshi.models import RefundEvent
 
     def committed(txid: str) -> bool:
@@ -632,6 +716,10 @@ def lake_commits(engine: Engine) -> Callable[[str], bool]:
             found = session.scalar(
                 select(ImportedFile.id).where(ImportedFile.lake_transaction == txid)
             )
+            if found is None:
+                found = session.scalar(
+                    select(ImportRetry.id).where(ImportRetry.lake_transaction == txid)
+                )
             if found is None:
                 found = session.scalar(
                     select(RefundEvent.id).where(RefundEvent.lake_transaction == txid)
@@ -699,59 +787,20 @@ class Importer:
             if earlier is not None:
                 return self._already(result, earlier, started)
             transaction = self.lake.begin()
+            held = _HeldRows(transaction, validator.kind, fmt.decimal_mark)
             try:
                 self.loaded_seq = next_loaded_seq(self.engine)
                 validator.start(self, transaction)
-                # one writer thread: batch k is written while batch k+1 is checked (Arrow and
-                # Parquet release the GIL); at most one batch waits, so memory stays bounded
-                with ThreadPoolExecutor(max_workers=1) as writer:
-                    pending: Future[None] | None = None
-                    for rows, table in batches:
-                        accepted, problem_table = self._check_batch(rows, table)
-                        result.read += table.num_rows
-                        result.accepted += accepted.num_rows
-                        if pending is not None:
-                            pending.result()
-                            pending = None
-                        if accepted.num_rows:
-                            pending = writer.submit(
-                                transaction.write,
-                                validator.dataset,
-                                accepted,
-                                validator.partition_by,
-                                use_dictionary=validator.dictionary_columns,
-                            )
-                        if problem_table.num_rows:
-                            found.append(problem_table)
-                        if progress is not None:
-                            progress(result.read, max(total, result.read))
-                    if pending is not None:
-                        pending.result()
+                self._run_batches(transaction, batches, total, progress, result, found, held)
                 validator.finish(transaction)
+                held.close()
                 result.read += sum(table.num_rows for table in invalid)
-                parts = invalid + found
-                quarantine = pa.concat_tables(parts) if parts else QUARANTINE_SCHEMA.empty_table()
-                result.quarantined = (
-                    int(pc.count_distinct(quarantine.column("row")).as_py()) if parts else 0
-                )
-                if result.read != result.accepted + result.quarantined:
-                    raise StoreError(
-                        f"the counts do not reconcile: read {result.read}, accepted "
-                        f"{result.accepted}, quarantined {result.quarantined}",
-                        where=str(path),
-                    )
-                counts = quarantine.group_by("reason").aggregate([("row", "count")])
-                result.by_reason = dict(
-                    zip(
-                        counts.column("reason").to_pylist(),
-                        counts.column("row_count").to_pylist(),
-                        strict=True,
-                    )
-                )
+                quarantine = self._reconcile(result, invalid + found, str(path))
                 transaction.prepare()
                 result.lake_files = list(transaction.files)
                 self._record(result, path, transaction.id, quarantine, rules_version)
             except BaseException as exc:
+                held.close(quietly=True)
                 transaction.abort()
                 if isinstance(exc, SaqtaError | OSError | pa.ArrowException):
                     self._record_failure(path, sha, rules_version, exc)
@@ -761,8 +810,236 @@ class Importer:
         result.seconds = time.perf_counter() - started
         return result
 
-    def _check_batch(self, rows: pa.Array, table: pa.Table) -> tuple[pa.Table, pa.Table]:
-        """Convert and check one batch: the accepted rows and the quarantine entries."""
+    def retry(self, import_id: int, progress: Progress | None = None) -> RetryResult:
+        """Process again the rows of import ``import_id`` still open in the quarantine, from the
+        raw values kept in the lake, as one transaction (like an import): rows accepted now go
+        to the lake (``source_file`` and ``source_row`` of the original file) and their
+        quarantine entries are resolved (``accepted``, with this retry's id); rows refused again
+        get new entries naming this retry, and their old ones are resolved as
+        ``quarantined_again``. Nothing open (``nothing_to_retry``), or nothing accepted: nothing
+        is recorded and the quarantine stays as it was (the result still gives what each row
+        failed on now)."""
+        started = time.perf_counter()
+        validator = self.validator
+        with session_scope(self.engine) as session:
+            record = session.get(ImportedFile, import_id)
+        if record is None:
+            raise InputError("no such import", where=f"import {import_id}")
+        if record.kind is not validator.kind:
+            raise InputError(
+                f"is an import of {record.kind.value}, not {validator.kind.value}",
+                where=f"import {import_id}",
+            )
+        where = f"import {import_id} ({record.file_name})"
+        result = RetryResult(import_id, record.file_name, record.kind.value)
+        rules_version = rules_version_now()
+        with self.lake.lock():
+            self.lake.recover(lake_commits(self.engine))
+            open_rows, wrong_width = _open_rows(self.engine, import_id)
+            result.not_retryable = wrong_width
+            if open_rows.size == 0:
+                _totals(self.engine, record, result)
+                result.seconds = time.perf_counter() - started
+                return result
+            table, decimal_mark = self._held_rows(record, open_rows, where)
+            self.sha = record.sha256
+            self.loaded_seq = record.loaded_seq
+            self.decimal_comma = decimal_mark == ","
+            transaction = self.lake.begin()
+            try:
+                validator.start(self, transaction)
+                found: list[pa.Table] = []
+                batches = (
+                    (
+                        part.column(HELD_ROW).combine_chunks(),
+                        part.drop_columns([HELD_ROW]),
+                    )
+                    for part in (
+                        table.slice(start, BATCH_ROWS)
+                        for start in range(0, table.num_rows, BATCH_ROWS)
+                    )
+                )
+                self._run_batches(
+                    transaction, batches, table.num_rows, progress, result, found, None
+                )
+                validator.finish(transaction)
+                quarantine = self._reconcile(result, found, where)
+                if result.accepted == 0:  # nothing changes: nothing is recorded
+                    transaction.abort()
+                    _totals(self.engine, record, result)
+                    result.seconds = time.perf_counter() - started
+                    return result
+                transaction.prepare()
+                result.lake_files = list(transaction.files)
+                self._record_retry(record, result, transaction.id, quarantine, rules_version)
+            except BaseException:
+                transaction.abort()
+                raise
+            committed = transaction.commit()
+        validator.committed(self.lake, committed)
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _held_rows(
+        self, record: ImportedFile, open_rows: np.ndarray, where: str
+    ) -> tuple[pa.Table, str]:
+        """The raw values of the open rows (sorted by row), and the file's decimal mark."""
+        held = [name for name in record.lake_files if name.startswith(f"{HELD_DIR}/")]
+        if not held:
+            raise InputError(
+                "kept no copy of its quarantined rows (imported before rows were kept for "
+                "retries): import the corrected rows as a new file",
+                where=where,
+            )
+        paths = [self.lake.root / name for name in held]
+        try:
+            table = pq.read_table(paths[0]) if len(paths) == 1 else pq.read_table(paths)
+        except (OSError, pa.ArrowException) as exc:
+            raise StoreError(f"cannot read the kept rows: {exc}", where=where) from exc
+        metadata = table.schema.metadata or {}
+        decimal_mark = metadata.get(_DECIMAL_MARK_KEY, b".").decode()
+        table = table.filter(pc.is_in(table.column(HELD_ROW), pa.array(open_rows, pa.int64())))
+        table = table.sort_by(HELD_ROW)
+        if table.num_rows != open_rows.size:
+            raise StoreError(
+                f"the kept rows hold {table.num_rows} of the {open_rows.size} open rows",
+                where=where,
+            )
+        return table, decimal_mark
+
+    def _record_retry(
+        self,
+        record: ImportedFile,
+        result: RetryResult,
+        txid: str,
+        quarantine: pa.Table,
+        rules_version: str,
+    ) -> None:
+        """In one database transaction: the retry, its run, its quarantine entries, the old
+        entries resolved, and the check that the import's counts still reconcile."""
+        with session_scope(self.engine) as session:
+            run = start_run(
+                session,
+                f"mshi.retry.{self.validator.kind.value}",
+                {"file": record.sha256},
+                rules_version,
+                saqta.__version__,
+            )
+            retry = ImportRetry(
+                import_id=record.id,
+                retried_at=datetime.now(UTC),
+                rows_read=result.read,
+                rows_accepted=result.accepted,
+                rows_quarantined=result.quarantined,
+                lake_transaction=txid,
+                lake_files=list(result.lake_files),
+                run_id=run.id,
+            )
+            session.add(retry)
+            session.flush()
+            still_open = np.unique(quarantine.column("row").to_numpy(zero_copy_only=False))
+            open_entry = and_(
+                QuarantinedRow.import_id == record.id,
+                QuarantinedRow.resolved_by.is_(None),
+                QuarantinedRow.field != WRONG_WIDTH,
+            )
+            session.execute(
+                update(QuarantinedRow)
+                .where(open_entry)
+                .values(resolved_by=retry.id, resolution="accepted")
+            )
+            for start in range(0, still_open.size, _QUARANTINE_CHUNK):
+                chunk = [int(v) for v in still_open[start : start + _QUARANTINE_CHUNK]]
+                session.execute(
+                    update(QuarantinedRow)
+                    .where(QuarantinedRow.resolved_by == retry.id, QuarantinedRow.row.in_(chunk))
+                    .values(resolution="quarantined_again")
+                )
+            _insert_quarantine(session, quarantine, record.id, retry.id)
+            session.flush()
+            _totals_in(session, record, result)
+            if result.total_read != result.total_accepted + result.total_quarantined:
+                raise StoreError(
+                    f"the counts do not reconcile after the retry: read {result.total_read}, "
+                    f"accepted {result.total_accepted}, quarantined {result.total_quarantined}",
+                    where=f"import {record.id} ({record.file_name})",
+                )
+            outputs = {**result.summary(), "retry_id": retry.id}
+            finish_run(session, run, RunStatus.SUCCEEDED, outputs)
+            result.retry_id = retry.id
+            result.run_id = run.id
+
+    def _run_batches(
+        self,
+        transaction: LakeTransaction,
+        batches: Iterable[tuple[pa.Array, pa.Table]],
+        total: int,
+        progress: Progress | None,
+        result: ImportResult | RetryResult,
+        found: list[pa.Table],
+        held: _HeldRows | None,
+    ) -> None:
+        """Check every batch: accepted rows to the lake transaction, problems to ``found``, the
+        raw values of rejected rows to ``held``."""
+        validator = self.validator
+        # one writer thread: batch k is written while batch k+1 is checked (Arrow and
+        # Parquet release the GIL); at most one batch waits, so memory stays bounded
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            pending: Future[None] | None = None
+            for rows, table in batches:
+                accepted, problem_table, rejected = self._check_batch(rows, table)
+                result.read += table.num_rows
+                result.accepted += accepted.num_rows
+                if pending is not None:
+                    pending.result()
+                    pending = None
+                if accepted.num_rows:
+                    pending = writer.submit(
+                        transaction.write,
+                        validator.dataset,
+                        accepted,
+                        validator.partition_by,
+                        use_dictionary=validator.dictionary_columns,
+                    )
+                if problem_table.num_rows:
+                    found.append(problem_table)
+                if held is not None and rejected is not None:
+                    held.add(rejected)
+                if progress is not None:
+                    progress(result.read, max(total, result.read))
+            if pending is not None:
+                pending.result()
+
+    def _reconcile(
+        self, result: ImportResult | RetryResult, parts: list[pa.Table], where: str
+    ) -> pa.Table:
+        """The quarantine entries as one table; the result's quarantined rows and reasons, and
+        the check that read = accepted + quarantined."""
+        quarantine = pa.concat_tables(parts) if parts else QUARANTINE_SCHEMA.empty_table()
+        result.quarantined = (
+            int(pc.count_distinct(quarantine.column("row")).as_py()) if parts else 0
+        )
+        if result.read != result.accepted + result.quarantined:
+            raise StoreError(
+                f"the counts do not reconcile: read {result.read}, accepted "
+                f"{result.accepted}, quarantined {result.quarantined}",
+                where=where,
+            )
+        counts = quarantine.group_by("reason").aggregate([("row", "count")])
+        result.by_reason = dict(
+            zip(
+                counts.column("reason").to_pylist(),
+                counts.column("row_count").to_pylist(),
+                strict=True,
+            )
+        )
+        return quarantine
+
+    def _check_batch(
+        self, rows: pa.Array, table: pa.Table
+    ) -> tuple[pa.Table, pa.Table, pa.Table | None]:
+        """Convert and check one batch: the accepted rows, the quarantine entries, and the raw
+        values of the rejected rows (with their file row in ``__row``; None when none is)."""
         problems = Problems(table.num_rows)
         fields = self.validator.fields
         raw = {spec.name: table.column(spec.name).combine_chunks() for spec in fields}
@@ -774,11 +1051,14 @@ class Importer:
         out = self.validator.check(batch)
         accepted = out.filter(pa.array(~problems.rejected)) if problems.rejected.any() else out
         problem_table = problems.table(0)
+        rejected = None
         if problem_table.num_rows:
             problem_table = problem_table.set_column(
                 0, "row", rows.take(problem_table.column("row"))
             )
-        return accepted, problem_table
+            mask = pa.array(problems.rejected)
+            rejected = pa.table({**raw, HELD_ROW: rows}).filter(mask)
+        return accepted, problem_table, rejected
 
     def _already(self, result: ImportResult, earlier: ImportedFile, started: float) -> ImportResult:
         result.already_imported = True
@@ -824,11 +1104,7 @@ class Importer:
             )
             session.add(record)
             session.flush()
-            for start in range(0, quarantine.num_rows, _QUARANTINE_CHUNK):
-                rows = quarantine.slice(start, _QUARANTINE_CHUNK).to_pylist()
-                for row in rows:
-                    row["import_id"] = record.id
-                session.execute(insert(QuarantinedRow), rows)
+            _insert_quarantine(session, quarantine, record.id, None)
             finish_run(
                 session, run, RunStatus.SUCCEEDED, {**result.summary(), "import_id": record.id}
             )
@@ -858,14 +1134,107 @@ class Importer:
             pass
 
 
+WRONG_WIDTH = "(row)"
+"""The field of the quarantine entry of a CSV row with the wrong number of fields (no values are
+kept for it: it cannot be retried)."""
+
+
+def _insert_quarantine(
+    session: Session, quarantine: pa.Table, import_id: int, retry_id: int | None
+) -> None:
+    for start in range(0, quarantine.num_rows, _QUARANTINE_CHUNK):
+        rows = quarantine.slice(start, _QUARANTINE_CHUNK).to_pylist()
+        for row in rows:
+            row["import_id"] = import_id
+            row["retry_id"] = retry_id
+        session.execute(insert(QuarantinedRow), rows)
+
+
+def _open_rows(engine: Engine, import_id: int) -> tuple[np.ndarray, int]:
+    """The sorted rows of an import still open in the quarantine that can be retried, and the
+    number of open rows that cannot (wrong number of fields)."""
+    with session_scope(engine) as session:
+        found = session.execute(
+            select(
+                QuarantinedRow.row,
+                func.max(case((QuarantinedRow.field == WRONG_WIDTH, 1), else_=0)),
+            )
+            .where(QuarantinedRow.import_id == import_id, QuarantinedRow.resolved_by.is_(None))
+            .group_by(QuarantinedRow.row)
+        ).all()
+    rows = np.array([row for row, wrong in found if not wrong], dtype=np.int64)
+    return np.sort(rows), sum(1 for _, wrong in found if wrong)
+
+
+def _totals_in(session: Session, record: ImportedFile, result: RetryResult) -> None:
+    retried = session.scalar(
+        select(func.coalesce(func.sum(ImportRetry.rows_accepted), 0)).where(
+            ImportRetry.import_id == record.id
+        )
+    )
+    still = session.scalar(
+        select(func.count(func.distinct(QuarantinedRow.row))).where(
+            QuarantinedRow.import_id == record.id, QuarantinedRow.resolved_by.is_(None)
+        )
+    )
+    result.total_read = int(record.rows_read)
+    result.total_accepted = int(record.rows_accepted) + int(retried or 0)
+    result.total_quarantined = int(still or 0)
+
+
+def _totals(engine: Engine, record: ImportedFile, result: RetryResult) -> None:
+    with session_scope(engine) as session:
+        _totals_in(session, record, result)
+
+
+def import_totals(engine: Engine, import_id: int) -> dict[str, int]:
+    """An import's counts over the import and all its retries: ``read`` = ``accepted`` (by the
+    import and its retries) + ``quarantined`` (rows still open), and ``retries``."""
+    with session_scope(engine) as session:
+        record = session.get(ImportedFile, import_id)
+        if record is None:
+            raise InputError("no such import", where=f"import {import_id}")
+        result = RetryResult(import_id, record.file_name, record.kind.value)
+        _totals_in(session, record, result)
+        retries = session.scalar(
+            select(func.count()).select_from(ImportRetry).where(ImportRetry.import_id == import_id)
+        )
+    return {
+        "read": result.total_read,
+        "accepted": result.total_accepted,
+        "quarantined": result.total_quarantined,
+        "retries": int(retries or 0),
+    }
+
+
+def imports_with_open_rows(engine: Engine, kind: ImportKind) -> list[int]:
+    """The imports of ``kind`` with rows still open in the quarantine, oldest first."""
+    with session_scope(engine) as session:
+        found = session.scalars(
+            select(ImportedFile.id)
+            .where(
+                ImportedFile.kind == kind,
+                ImportedFile.id.in_(
+                    select(QuarantinedRow.import_id).where(QuarantinedRow.resolved_by.is_(None))
+                ),
+            )
+            .order_by(ImportedFile.id)
+        )
+        return [int(value) for value in found]
+
+
 def quarantine_rows(
     engine: Engine,
     *,
     import_id: int | None = None,
     reason: str | None = None,
     limit: int = 100,
+    open_only: bool = False,
 ) -> list[dict[str, Any]]:
-    """Quarantined problems, newest import first: file, row, field, reason, message, value."""
+    """Quarantined problems, newest import first: file, row, field, reason, message, value,
+    the retry that found it (``retry``), and, once a retry processed the row again, that retry
+    (``resolved_by``) and its ``resolution`` (``accepted`` or ``quarantined_again``).
+    ``open_only``: only the problems of rows still waiting."""
     statement = (
         select(
             ImportedFile.id,
@@ -876,6 +1245,9 @@ def quarantine_rows(
             QuarantinedRow.reason,
             QuarantinedRow.message,
             QuarantinedRow.value,
+            QuarantinedRow.retry_id,
+            QuarantinedRow.resolved_by,
+            QuarantinedRow.resolution,
         )
         .join(ImportedFile, ImportedFile.id == QuarantinedRow.import_id)
         .order_by(ImportedFile.id.desc(), QuarantinedRow.row, QuarantinedRow.id)
@@ -885,6 +1257,8 @@ def quarantine_rows(
         statement = statement.where(QuarantinedRow.import_id == import_id)
     if reason is not None:
         statement = statement.where(QuarantinedRow.reason == reason)
+    if open_only:
+        statement = statement.where(QuarantinedRow.resolved_by.is_(None))
     with session_scope(engine) as session:
         return [
             {
@@ -896,6 +1270,9 @@ def quarantine_rows(
                 "reason": row[5],
                 "message": row[6],
                 "value": row[7],
+                "retry": row[8],
+                "resolved_by": row[9],
+                "resolution": row[10],
             }
             for row in session.execute(statement)
         ]
@@ -915,8 +1292,11 @@ __all__ = [
     "FieldSpec",
     "ImportResult",
     "Importer",
+    "RetryResult",
     "Validator",
+    "import_totals",
     "imports",
+    "imports_with_open_rows",
     "quarantine_rows",
     "sha256_of",
 ]

@@ -5,9 +5,11 @@ from __future__ import annotations
 from saqta.mshi.registry._persons import (
     import_persons,
     load_person_index,
+    register_files,
 )
 
 __all__ = [
     "import_persons",
     "load_person_index",
+    "register_files",
 ]
