@@ -507,3 +507,56 @@ def test_without_a_source_each_category_is_its_own_register(
     assert months == {"2022-07": "disabled", "2022-08": None, "2022-09": "student"}
     sources = lake.query("SELECT source FROM state_categories ORDER BY 1").column(0).to_pylist()
     assert sources == ["disabled", "student"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True, width=64),
+            st.integers(-(10**14), 10**14).map(lambda tiyn: tiyn / 100),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_a_float_amount_is_accepted_exactly_when_it_round_trips_to_the_tiyn(
+    values: list[float],
+) -> None:
+    problems = Problems(len(values))
+    out = convert(FieldSpec("a", "money"), pa.array(values, pa.float64()), problems).to_pylist()
+    for value, stored in zip(values, out, strict=True):
+        exact = value == value and abs(value) < 0.01 * 2.0**52 and round(value * 100) / 100 == value
+        if exact:
+            assert stored == Decimal(round(value * 100)) / 100, value
+            assert float(stored) == value
+        else:
+            assert stored is None, value
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(-(10**16) + 1, 10**16 - 1),
+    st.sampled_from(["", " ", "\u00a0", "\u202f"]),
+    st.booleans(),
+)
+def test_an_amount_written_with_any_grouping_and_mark_reads_back_exactly(
+    tiyn: int, group: str, comma: bool
+) -> None:
+    amount = Decimal(tiyn) / 100
+    whole, _, cents = f"{abs(amount):.2f}".partition(".")
+    if group:
+        whole = f"{int(whole):,}".replace(",", group)
+    text = ("-" if tiyn < 0 else "") + whole + ("," if comma else ".") + cents
+    problems = Problems(1)
+    [stored] = convert(
+        FieldSpec("a", "money"), pa.array([text]), problems, decimal_comma=comma
+    ).to_pylist()
+    assert stored == amount, text
+    other = Problems(1)
+    [refused] = convert(
+        FieldSpec("a", "money"), pa.array([text]), other, decimal_comma=not comma
+    ).to_pylist()
+    if tiyn % 100:
+        assert refused is None, text
+        assert "decimal mark" in other.messages[0] and "2 decimals" not in other.messages[0]
