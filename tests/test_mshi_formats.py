@@ -318,6 +318,17 @@ def test_utf8_with_bom_and_a_decimal_comma_in_a_comma_file(
     result = import_payments(engine, lake, bom, today=TODAY)
     assert result.detected["encoding"] == "UTF-8 with BOM"
     assert result.accepted == 1
+    unicode_text = tmp_path / "unicode.txt"  # Excel's "Unicode text": UTF-16, tab-delimited
+    lines = ["\t".join(PAYMENT_HEADER), "\t".join(payment("U1", amount="12,5"))]
+    unicode_text.write_bytes("\r\n".join(lines).encode("utf-16"))
+    result = import_payments(engine, lake, unicode_text, today=TODAY)
+    assert result.detected == {
+        "format": "csv",
+        "encoding": "UTF-16",
+        "delimiter": "\t",
+        "decimal_mark": ",",
+    }
+    assert result.accepted == 1
     comma = write_csv(tmp_path / "comma.csv", PAYMENT_HEADER, [payment("C1", amount="1,5")])
     result = import_payments(engine, lake, comma, today=TODAY)
     assert result.detected == {

@@ -69,7 +69,6 @@ BATCH_ROWS = 1_000_000
 _CSV_BLOCK = 16 << 20
 _MONEY = pa.decimal128(18, 2)
 _MONEY_LIMIT = 10**16  # decimal128(18, 2) holds less than 10^16 tenge
-_AMOUNT_TEXT = r"^-?[0-9]{1,16}(\.[0-9]{1,2})?$"
 _GROUP_SEPARATOR = "[ \u00a0\u202f]"  # space, no-break space, narrow no-break space
 _DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _DOTTED_DATE = r"^([0-9]{2})\.([0-9]{2})\.([0-9]{4})$"  # DD.MM.YYYY
@@ -536,14 +535,16 @@ def _convert_date(
         bad = np.zeros(len(values), dtype=bool)
     else:
         text = pc.utf8_trim_whitespace(_text(values))
-        if kind == "date":
-            iso = _match(text, _DATE_TEXT)
-            dotted = _match(text, _DOTTED_DATE)
-            text = pc.replace_substring_regex(text, _DOTTED_DATE, r"\3-\2-\1")
-        else:
-            iso = _match(text, _MONTH_TEXT)
-            dotted = _match(text, _DOTTED_MONTH)
-            text = pc.replace_substring_regex(text, _DOTTED_MONTH, r"\2-\1-01")
+        iso = _match(text, _DATE_TEXT if kind == "date" else _MONTH_TEXT)
+        dotted = np.zeros(len(values), dtype=bool)
+        if not (iso | missing).all():  # the other forms only when some value needs them
+            dotted = _match(text, _DOTTED_DATE if kind == "date" else _DOTTED_MONTH)
+        if dotted.any():
+            if kind == "date":
+                text = pc.replace_substring_regex(text, _DOTTED_DATE, r"\3-\2-\1")
+            else:
+                text = pc.replace_substring_regex(text, _DOTTED_MONTH, r"\2-\1-01")
+        if kind == "month":
             text = pc.replace_substring_regex(text, r"^([0-9]{4})-([0-9]{2})$", r"\1-\2-01")
         shaped = iso | dotted
         safe = pc.if_else(pa.array(shaped), text, pa.scalar("1970-01-01", pa.string()))
@@ -663,17 +664,23 @@ def _convert_money(
     else:
         text = pc.utf8_trim_whitespace(_text(values))
         mark, other = (",", ".") if decimal_comma else (".", ",")
-        plain = _amount_pattern(mark)
-        shaped = _match(text, plain)
-        grouped = _match(text, _amount_pattern(mark, grouped=True)) & ~shaped
-        normal = pc.replace_substring_regex(text, _GROUP_SEPARATOR, "")
+        ok = ~missing & _match(text, _amount_pattern(mark))
+        normal = text
+        rest = ~missing & ~ok
+        if rest.any():  # thousands grouped by spaces, only when some value needs it
+            grouped = rest & _match(text, _amount_pattern(mark, grouped=True))
+            if grouped.any():
+                normal = pc.replace_substring_regex(text, _GROUP_SEPARATOR, "")
+                ok |= grouped & _match(normal, _amount_pattern(mark))
         if decimal_comma:
             normal = pc.replace_substring(normal, ",", ".")
-        ok = ~missing & (shaped | grouped) & _match(normal, _AMOUNT_TEXT)
-        other_mark = ~missing & ~ok
-        other_mark &= _match(text, _amount_pattern(other)) | _match(
-            text, _amount_pattern(other, grouped=True)
-        )
+        rest = ~missing & ~ok
+        other_mark = np.zeros(len(values), dtype=bool)
+        if rest.any():
+            other_mark = rest & (
+                _match(text, _amount_pattern(other))
+                | _match(text, _amount_pattern(other, grouped=True))
+            )
         problems.add(
             other_mark,
             name,
@@ -683,7 +690,7 @@ def _convert_money(
             values,
         )
         problems.add(
-            ~missing & ~ok & ~other_mark,
+            rest & ~other_mark,
             name,
             "schema",
             f"expected an amount in tenge with at most 2 decimals, like 1234{mark}56",
@@ -695,11 +702,12 @@ def _convert_money(
 
 
 def _amount_pattern(mark: str, *, grouped: bool = False) -> str:
-    """An amount with ``mark`` as its decimal mark, its thousands grouped by spaces or not."""
+    """An amount of at most 16 digits before ``mark``, its decimal mark, and at most 2 after;
+    its thousands grouped by spaces or not."""
     decimals = "(" + re.escape(mark) + "[0-9]{1,2})?$"
     if grouped:
-        return r"^-?[0-9]{1,3}(" + _GROUP_SEPARATOR + r"[0-9]{3})+" + decimals
-    return r"^-?[0-9]+" + decimals
+        return r"^-?[0-9]{1,3}(" + _GROUP_SEPARATOR + r"[0-9]{3}){1,5}" + decimals
+    return r"^-?[0-9]{1,16}" + decimals
 
 
 # --------------------------------------------------------------------------------------------
