@@ -44,7 +44,6 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine, select
 
 from saqta.core.errors import InputError, StoreError
-from saqta.core.rules import load_rules
 from saqta.mshi.contributions._hashes import reference_hashes
 from saqta.mshi.contributions._paid import built_after_import
 from saqta.mshi.contributions._plausibility import AmountCaps, P
@@ -60,6 +59,7 @@ from saqta.mshi.intake import (
     check_iins,
     check_payers,
     distinct,
+    rules_now,
     sorted_member,
     to_numpy_bool,
 )
@@ -128,7 +128,7 @@ class PaymentsValidator(Validator):
         self.today = importer.today
         self.persons = load_person_index(importer.lake)
         self.index = ReferenceIndex(importer.lake)
-        self.caps = AmountCaps(load_rules())
+        self.caps = AmountCaps(rules_now())
         self.file_hashes = []
         self.transaction = transaction
         self.work = transaction.staging / "_work"

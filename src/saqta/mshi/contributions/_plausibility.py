@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from saqta.core.errors import RulesError
 from saqta.core.periods import Month
 from saqta.core.rules import RuleSet
-from saqta.mshi.intake import money_from_cents, to_numpy_bool
+from saqta.mshi.intake import to_numpy_bool
 from saqta.mshi.schema import PAYMENT_TYPES
 
 __all__ = ["AmountCaps", "P"]
@@ -62,17 +62,37 @@ class AmountCaps:
         months = year * 12 + month - 1
         width = max(len(kinds), 1)
         keys = np.where(present, months * width + kind_index, -1)
-        unique, inverse = np.unique(keys, return_inverse=True)
+        low = int(keys.min())
+        span = int(keys.max()) - low + 1
+        if span <= 1 << 20:  # a dense table: no sort of the rows
+            seen = np.zeros(span, dtype=bool)
+            seen[keys - low] = True
+            unique = np.flatnonzero(seen) + low
+            table = np.full(span, -1, dtype=np.int64)
+            table[unique - low] = self._caps(unique, kinds, width)
+            row_cap = table[keys - low]
+        else:
+            unique, inverse = np.unique(keys, return_inverse=True)
+            row_cap = self._caps(unique, kinds, width)[inverse.reshape(-1)]
+        capped = (row_cap >= 0) & to_numpy_bool(pc.is_valid(amount))
+        above: np.ndarray = capped & (_cents(amount) > row_cap)
+        return above
+
+    def _caps(self, keys: np.ndarray, kinds: pa.Array, width: int) -> np.ndarray:
         names = kinds.cast(pa.string()).to_pylist()
-        caps = np.array(
+        return np.array(
             [
                 -1 if key < 0 else self.cap(str(names[key % width]), int(key // width))
-                for key in unique.tolist()
+                for key in keys.tolist()
             ],
             dtype=np.int64,
         )
-        row_cap = caps[inverse.reshape(-1)]
-        capped = row_cap >= 0
-        limit = money_from_cents(np.where(capped, row_cap, 0))
-        above: np.ndarray = capped & to_numpy_bool(pc.greater(amount, limit))
-        return above
+
+
+def _cents(amount: pa.Array) -> np.ndarray:
+    """``decimal128(18, 2)`` amounts as int64 tiyn, read from the 128-bit values' low words
+    (exact: an amount is below 10^18 tiyn); nulls give whatever their slot holds."""
+    if isinstance(amount, pa.ChunkedArray):
+        amount = amount.combine_chunks()
+    words = np.frombuffer(amount.buffers()[1], dtype=np.int64)
+    return words[2 * amount.offset : 2 * (amount.offset + len(amount)) : 2]

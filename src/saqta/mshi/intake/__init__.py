@@ -32,6 +32,7 @@ from saqta.mshi.intake._files import (
     lake_commits,
     money_from_cents,
     quarantine_rows,
+    rules_now,
 )
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "lake_commits",
     "money_from_cents",
     "quarantine_rows",
+    "rules_now",
     "sorted_member",
     "to_numpy_bool",
 ]

@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 
 import saqta
 from saqta.core.errors import InputError, Problem, SaqtaError, StoreError
-from saqta.core.rules import load_rules
+from saqta.core.rules import RuleSet, load_rules
 from saqta.mshi.intake._checks import QUARANTINE_SCHEMA, Problems, calendar_days, to_numpy_bool
 from saqta.mshi.intake._formats import (
     FileFormat,
@@ -243,11 +243,11 @@ class Validator:
         derived files that can be built again from them)."""
 
 
-_RULES_VERSION: dict[tuple[Any, ...], str] = {}
+_RULES: dict[tuple[Any, ...], RuleSet] = {}
 
 
-def rules_version_now() -> str:
-    """The version of the rules in force (cached while no rule file changes)."""
+def rules_now() -> RuleSet:
+    """The rules in force (loaded once and cached while no rule file changes)."""
     from saqta.core.rules import default_rule_dirs
 
     files = sorted(
@@ -256,10 +256,15 @@ def rules_version_now() -> str:
         for path in folder.rglob("*.yaml")
     )
     key = tuple(files)
-    if key not in _RULES_VERSION:
-        _RULES_VERSION.clear()
-        _RULES_VERSION[key] = load_rules().version
-    return _RULES_VERSION[key]
+    if key not in _RULES:
+        _RULES.clear()
+        _RULES[key] = load_rules()
+    return _RULES[key]
+
+
+def rules_version_now() -> str:
+    """The version of the rules in force (cached while no rule file changes)."""
+    return rules_now().version
 
 
 def sha256_of(path: Path) -> str:
@@ -642,6 +647,12 @@ def _convert_money(
             f"(or {limit:,.0f} tenge or more, where floating point cannot tell tiyn apart)",
             values,
         )
+    elif (
+        pa.types.is_decimal128(values.type)
+        and values.type.scale <= 2
+        and values.type.precision - values.type.scale <= 16
+    ):  # every value is exact to the tiyn and fits (the usual decimal(18, 2))
+        return values if values.type == _MONEY else values.cast(_MONEY)
     elif pa.types.is_decimal(values.type):
         scale = values.type.scale
         wide_type = pa.decimal256(76, max(scale, 2))
@@ -1306,5 +1317,6 @@ __all__ = [
     "imports",
     "imports_with_open_rows",
     "quarantine_rows",
+    "rules_now",
     "sha256_of",
 ]

@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
 from saqta.core.errors import InputError
@@ -73,6 +74,7 @@ from saqta.store.lake import FactsLake, LakeTransaction
 __all__ = [
     "PersonsValidator",
     "StateCategoriesValidator",
+    "category_periods",
     "import_persons",
     "load_person_index",
     "register_files",
@@ -86,6 +88,20 @@ CATEGORY_ALIASES = {"other_exempt": "other", "military_conscript": "conscript"}
 _EPOCH = np.datetime64("1970-01-01", "D")
 _SUFFIXES = (".csv", ".parquet", ".xlsx")
 _cache: dict[tuple[str, ...], np.ndarray] = {}
+
+
+def category_periods(lake: FactsLake) -> str | None:
+    """The lake's state category periods as a DuckDB relation that always has a ``source``
+    column (null in files written before periods had a source), or None when there are none.
+    Readers take, per person and source, the periods of the highest ``loaded_seq``."""
+    files = lake.files("state_categories")
+    if not files:
+        return None
+    listed = ", ".join("'" + path.as_posix().replace("'", "''") + "'" for path in files)
+    relation = f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+    if any("source" in pq.read_schema(path).names for path in reversed(files)):
+        return relation
+    return f"(SELECT *, CAST(NULL AS VARCHAR) AS source FROM {relation})"
 
 
 def load_person_index(lake: FactsLake) -> np.ndarray:

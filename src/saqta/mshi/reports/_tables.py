@@ -39,6 +39,7 @@ from saqta import __version__
 from saqta.core.errors import InputError, StoreError
 from saqta.core.reference import regions
 from saqta.core.rules import RuleSet, load_rules
+from saqta.mshi.registry import category_periods
 from saqta.mshi.schema import PAYMENT_OUTFLOWS, PAYMENTS, STATE_CATEGORY_PERIODS
 from saqta.store.lake import FactsLake
 
@@ -370,6 +371,11 @@ class _Source:
             )
         self.connection = self.lake.connect()
         have = set(self.lake.datasets())
+        periods = category_periods(self.lake)  # with a source column, even in older lakes
+        if periods is not None:
+            self.connection.execute(
+                f"CREATE OR REPLACE VIEW state_categories AS SELECT * FROM {periods}"
+            )
         for name, schema in (
             ("state_categories", STATE_CATEGORY_PERIODS),
             (

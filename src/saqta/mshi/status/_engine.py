@@ -55,6 +55,7 @@ from saqta.core.errors import InputError, StoreError
 from saqta.core.periods import Month
 from saqta.core.rules import RuleSet, load_rules
 from saqta.mshi.contributions import hashed_outflows, paid_files
+from saqta.mshi.registry import category_periods
 from saqta.mshi.schema import STATUS
 from saqta.mshi.status._bits import BitSources, bit_spans, month_bits_sql, setup_bits_sql
 from saqta.mshi.status._rules import StatusRules, status_rules
@@ -134,7 +135,7 @@ def _persons(lake: FactsLake) -> str:
 def _sources(lake: FactsLake, span: Span, selected: str | None) -> Sources:
     return Sources(
         persons=_persons(lake),
-        categories=_read(lake.files("state_categories")),
+        categories=category_periods(lake),
         payments=_read(_payment_files(lake, span.period_range)),
         outflows=_read(lake.files("payment_outflows")),
         selected=selected,
@@ -180,7 +181,7 @@ def _bit_sources(lake: FactsLake, span: Span, selected: bool, refunds: str | Non
     paid = _read(paid_files(lake, _payment_files(lake, span.period_range)))
     return BitSources(
         persons=_persons(lake),
-        categories=_read(lake.files("state_categories")),
+        categories=category_periods(lake),
         paid=paid,
         refunds=refunds if paid is not None else None,
         selected="st_selected" if selected else None,

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from saqta.core.periods import Month
 from saqta.core.rules import RuleSet, load_rules
+from saqta.mshi.registry import category_periods
 from saqta.mshi.schema import (
     PAYMENT_OUTFLOWS,
     PAYMENTS,
@@ -91,7 +92,7 @@ def load_month_inputs(
     queries = {
         "persons": (_read(lake.files("persons")), ""),
         "state_categories": (
-            _read(lake.files("state_categories")),
+            category_periods(lake),
             f"WHERE valid_from <= DATE '{month.last_day}' "
             f"AND (valid_to IS NULL OR valid_to >= DATE '{month.first_day}')",
         ),
