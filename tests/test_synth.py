@@ -17,6 +17,7 @@ from saqta.core.errors import InputError, StoreError
 from saqta.core.iin import bin_problem, iin_problem
 from saqta.core.periods import Month
 from saqta.core.rules import load_rules
+from saqta.core.version import code_version
 from saqta.synth.calibrate import calibrate
 from saqta.synth.generate import SynthOptions, generate, lookback_needed, make_plan
 from saqta.synth.ids import decimal_array, iin_digits
@@ -262,6 +263,12 @@ def test_decimal_arrays_are_exact(tiyn):
 
 # --------------------------------------------------------------------------------------------
 # The months before the reported year
+
+
+def test_the_manifest_records_the_code_version(country):
+    manifest = json.loads((country / "manifest.json").read_text())
+    assert manifest["code_version"] == code_version()
+    assert manifest["code_version"] != "0.1.0"
 
 
 def test_the_profile_covers_the_look_back_of_the_status_rules():

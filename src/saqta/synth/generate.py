@@ -34,11 +34,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from saqta import __version__
 from saqta.core.errors import InputError, RulesError, StoreError
 from saqta.core.periods import Month
 from saqta.core.reference import regions
 from saqta.core.rules import RuleSet, load_rules
+from saqta.core.version import code_version
 from saqta.synth.ids import (
     bin_digits,
     decimal_array,
@@ -1152,7 +1152,7 @@ def generate(
             "state_payer_bin": plan.state_payer_bin,
             "rules_version": rules.version,
             "inputs": _input_hashes(),
-            "code_version": __version__,
+            "code_version": code_version(),
             "counts": counts,
             "seconds": round(time.perf_counter() - started, 1),
         }
