@@ -909,18 +909,8 @@ def _draw_lookback(
     return pieces
 
 
-def _write_chunk(
-    plan: Plan,
-    index: int,
-    p: _People,
-    s: _Status,
-    w: _Work,
-    pieces: list[_Piece],
-    lookback: list[_Piece],
-) -> dict[str, int]:
-    """Write one chunk: its persons, their category periods, and their payments: the reported
-    year's in ``payments/part-NNNNN.parquet``, the months before it in
-    ``payments/lookback-NNNNN.parquet``."""
+def _write_register(plan: Plan, index: int, p: _People, s: _Status, w: _Work) -> dict[str, int]:
+    """Write one chunk's persons and their category periods."""
     out = plan.staging
     persons = pa.table(
         {
@@ -958,66 +948,79 @@ def _write_chunk(
     pq.write_table(
         state_table, out / "state_categories" / f"part-{index:05d}.parquet", compression="zstd"
     )
+    return {"persons": p.n, "state_categories": int(srows.size), "deceased": int(s.dies.sum())}
 
-    # references: P + year (2 digits) + chunk (4) + row within the chunk (10), rows numbered
-    # across the chunk's files: unique country-wide
-    year = plan.profile.year
-    files = [
-        (f"part-{index:05d}.parquet", plan.monthly, pieces),
-        (f"lookback-{index:05d}.parquet", plan.lookback, lookback),
-    ]
-    total = sum(piece.person.size for _, _, file_pieces in files for piece in file_pieces)
+
+def _write_payments(
+    plan: Plan,
+    index: int,
+    p: _People,
+    name: str,
+    monthly: MonthlyRules,
+    pieces: list[_Piece],
+    first_row: int,
+) -> dict[str, int]:
+    """Write payments of one chunk into ``payments/<name>``; months count from the first of
+    ``monthly.months``.
+
+    References: P + year of the country (2 digits) + chunk (4) + row within the chunk (10), rows
+    numbered across the chunk's files from ``first_row``: unique country-wide.
+    """
+    total = sum(piece.person.size for piece in pieces)
     ref_digits = np.concatenate(
         [
-            np.tile(number_digits(np.array([year % 100]), 2), (total, 1)),
+            np.tile(number_digits(np.array([plan.profile.year % 100]), 2), (total, 1)),
             np.tile(number_digits(np.array([index]), 4), (total, 1)),
-            number_digits(np.arange(total, dtype=np.int64), 10),
+            number_digits(np.arange(first_row, first_row + total, dtype=np.int64), 10),
         ],
         axis=1,
     )
     references = digits_to_strings(ref_digits, prefix=b"P")
-    counts = {"persons": p.n, "state_categories": int(srows.size), "deceased": int(s.dies.sum())}
+    first = monthly.months[0]
+    month_base = np.datetime64(f"{first.year}-{first.month:02d}", "M")
+    counts: dict[str, int] = {}
     at = 0
-    for name, monthly, file_pieces in files:
-        if monthly is None:
-            continue
-        first = monthly.months[0]
-        month_base = np.datetime64(f"{first.year}-{first.month:02d}", "M")
-        before = at
-        with pq.ParquetWriter(
-            out / "payments" / name,
-            PAYMENTS_SCHEMA,
-            compression="zstd",
-            compression_level=1,
-            use_dictionary=["payer_id", "payment_type"],
-        ) as writer:
-            for piece in file_pieces:
-                size = piece.person.size
-                if size == 0:
-                    continue
-                table = pa.table(
-                    {
-                        "reference": references.slice(at, size),
-                        "payer_id": piece.payer,
-                        "person_iin": p.iin.take(pa.array(piece.person)),
-                        "payment_type": pa.array(np.full(size, piece.kind)),
-                        "period": pa.array((month_base + piece.month).astype("datetime64[D]")),
-                        "amount": decimal_array(piece.amount),
-                        "payment_date": pa.array(piece.date.astype("datetime64[D]")),
-                    },
-                    schema=PAYMENTS_SCHEMA,
-                )
-                writer.write_table(table, row_group_size=1_000_000)
-                counts[f"payments.{piece.kind}"] = counts.get(f"payments.{piece.kind}", 0) + size
-                at += size
-        if file_pieces is lookback:
-            counts["payments.lookback"] = at - before
+    with pq.ParquetWriter(
+        plan.staging / "payments" / name,
+        PAYMENTS_SCHEMA,
+        compression="zstd",
+        compression_level=1,
+        use_dictionary=["payer_id", "payment_type"],
+    ) as writer:
+        for piece in pieces:
+            size = piece.person.size
+            if size == 0:
+                continue
+            table = pa.table(
+                {
+                    "reference": references.slice(at, size),
+                    "payer_id": piece.payer,
+                    "person_iin": p.iin.take(pa.array(piece.person)),
+                    "payment_type": pa.array(np.full(size, piece.kind)),
+                    "period": pa.array((month_base + piece.month).astype("datetime64[D]")),
+                    "amount": decimal_array(piece.amount),
+                    "payment_date": pa.array(piece.date.astype("datetime64[D]")),
+                },
+                schema=PAYMENTS_SCHEMA,
+            )
+            writer.write_table(table, row_group_size=1_000_000)
+            counts[f"payments.{piece.kind}"] = counts.get(f"payments.{piece.kind}", 0) + size
+            at += size
     counts["payments"] = at
     return counts
 
 
+def _add(counts: dict[str, int], more: dict[str, int]) -> None:
+    for key, value in more.items():
+        counts[key] = counts.get(key, 0) + value
+
+
 def _chunk(index: int) -> dict[str, int]:
-    """Draw and write one chunk of persons with their payments; return the row counts."""
+    """Draw and write one chunk of persons with their payments; return the row counts.
+
+    The reported year's payments are written (``payments/part-NNNNN.parquet``) and let go before
+    the months before it are drawn (``payments/lookback-NNNNN.parquet``), so a chunk never holds
+    both."""
     plan = _PLAN
     assert plan is not None
     lo, hi = plan.chunk_bounds[index]
@@ -1025,9 +1028,27 @@ def _chunk(index: int) -> dict[str, int]:
     people = _draw_people(plan, index, hi - lo, rng)
     status = _draw_status(plan, people, rng)
     work = _draw_work(plan, people, status, rng)
+    counts = _write_register(plan, index, people, status, work)
     pieces, paid = _draw_payments(plan, people, status, work, rng)
-    lookback = _draw_lookback(plan, people, status, work, paid, rng)
-    return _write_chunk(plan, index, people, status, work, pieces, lookback)
+    year = _write_payments(
+        plan, index, people, f"part-{index:05d}.parquet", plan.monthly, pieces, 0
+    )
+    del pieces
+    _add(counts, year)
+    if plan.lookback is not None:
+        lookback = _draw_lookback(plan, people, status, work, paid, rng)
+        before = _write_payments(
+            plan,
+            index,
+            people,
+            f"lookback-{index:05d}.parquet",
+            plan.lookback,
+            lookback,
+            year["payments"],
+        )
+        _add(counts, before)
+        counts["payments.lookback"] = before["payments"]
+    return counts
 
 
 # --------------------------------------------------------------------------------------------
