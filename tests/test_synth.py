@@ -357,7 +357,7 @@ def test_the_look_back_leaves_the_calibration_alone(country, tmp_path):
 def test_january_status_has_its_look_back(country, tmp_path):
     """The status engine on the country: January is entitled about as much as December (without
     the months before the year, January lacked a third of those entitled by contributions)."""
-    from saqta.mshi.ingest import import_synth
+    from saqta.mshi.contributions import import_synth
     from saqta.mshi.status import compute_status
     from saqta.store.db import make_engine, upgrade
     from saqta.store.lake import FactsLake
