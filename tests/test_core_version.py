@@ -94,7 +94,7 @@ def test_a_clean_checkout_gives_its_commit_and_a_changed_one_is_dirty(repo):
 
 
 @needs_git
-def test_packed_refs_detached_heads_and_linked_worktrees(repo, tmp_path):
+def test_packed_refs_detached_heads_and_linked_working_trees(repo, tmp_path):
     package = repo / "src" / "saqta"
     (repo / "src" / "saqta" / "extra.txt").write_text("second")
     git(repo, "add", "-A")

@@ -2,9 +2,9 @@
 
 In a git checkout of the project it is the commit of ``HEAD`` (40 hexadecimal digits), followed by
 ``-dirty`` when tracked files differ from that commit. The commit is read from the ``.git`` folder
-itself (``HEAD``, the refs and ``packed-refs``, worktrees included), so no git program is needed
-for it; whether the work tree is dirty is asked of ``git status`` when git is installed. Without
-git, it cannot be told, so the hash of the package's sources is added instead
+itself (``HEAD``, the refs and ``packed-refs``, linked working trees included), so no git program
+is needed for it; whether the work tree is dirty is asked of ``git status`` when git is installed.
+Without git, it cannot be told, so the hash of the package's sources is added instead
 (``<commit>+src.<hash>``), which still names the code exactly.
 
 Outside a checkout (an installed package), it is the package version and a hash of the installed
@@ -86,7 +86,7 @@ def _checkout_of(package: Path) -> tuple[Path, Path] | None:
     dot_git = root / ".git"
     if dot_git.is_dir():
         return root, dot_git
-    if dot_git.is_file():  # a linked worktree or a submodule: "gitdir: <path>"
+    if dot_git.is_file():  # a linked working tree or a submodule: "gitdir: <path>"
         text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
         if text.startswith("gitdir:"):
             target = Path(text.removeprefix("gitdir:").strip())
@@ -97,7 +97,7 @@ def _checkout_of(package: Path) -> tuple[Path, Path] | None:
 
 
 def _common_dir(git_dir: Path) -> Path:
-    """Where the refs live: a linked worktree names it in its ``commondir`` file."""
+    """Where the refs live: a linked working tree names it in its ``commondir`` file."""
     common = git_dir / "commondir"
     if common.is_file():
         target = Path(common.read_text(encoding="utf-8").strip())
@@ -125,7 +125,7 @@ def _head_commit(git_dir: Path) -> str | None:
 
 
 def _read_ref(git_dir: Path, ref: str) -> str | None:
-    # per-worktree refs (HEAD, refs/bisect, ...) live in the worktree's folder, the rest in the
+    # refs of one working tree (HEAD, refs/bisect, ...) live in its own folder, the rest in the
     # common folder; a loose ref wins over packed-refs
     for folder in (git_dir, _common_dir(git_dir)):
         loose = folder / ref
