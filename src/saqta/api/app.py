@@ -10,6 +10,8 @@ Endpoints (all read-only):
   a ``CoverageEligibilityResponse`` out (``application/fhir+json``); errors are
   ``OperationOutcome`` resources (400 invalid, 404 unknown person, 422 date not covered).
 - ``GET /health``: the index's provenance (status runs, rule-set versions, months, counts).
+- ``GET /docs``, ``GET /redoc``: the documentation pages, with their assets served from Saqta
+  itself (:mod:`saqta.api.docs`).
 
 The handlers only translate HTTP to :meth:`EligibilityIndex.check` and back.
 """
@@ -29,7 +31,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 import saqta
-from saqta.api import fhir
+from saqta.api import docs, fhir
 from saqta.mshi.eligibility import (
     EligibilityIndex,
     EligibilityInputError,
@@ -189,7 +191,10 @@ def create_app(index: EligibilityIndex | Path | str) -> FastAPI:
             f"CoverageEligibilityRequest; patients are identified by IIN with system "
             f"`{fhir.IIN_SYSTEM}`."
         ),
+        docs_url=None,
+        redoc_url=None,
     )
+    docs.install(app)
     app.state.index = opened
     fhir.warm_up()
     problem_responses: dict[int | str, dict[str, Any]] = {
