@@ -49,6 +49,17 @@ def test_swagger_ui_renders_the_operations_offline(server: str, offline: Offline
     _assert_stayed_local(offline, server)
 
 
+def test_swagger_ui_shows_the_iin_pattern(server: str, offline: OfflinePage) -> None:
+    page = offline.page
+    page.goto(f"{server}/docs", wait_until="networkidle")
+    operation = page.locator(f'.opblock-summary-path[data-path="{ELIGIBILITY_PATH}"]')
+    operation.click()
+    parameters = page.locator(".parameters")
+    parameters.first.wait_for(state="visible", timeout=30_000)
+    assert "^[0-9]{12}$" in parameters.first.inner_text()
+    _assert_stayed_local(offline, server)
+
+
 def test_redoc_renders_offline(server: str, offline: OfflinePage) -> None:
     page = offline.page
     response = page.goto(f"{server}/redoc", wait_until="networkidle")
