@@ -1,7 +1,8 @@
 """Saqta's API as a real server for tests: ``saqta serve`` in a subprocess on a free loopback port.
 
 :func:`live_server` starts the command exactly as an operator would, waits until ``/health``
-answers, yields the base URL, and stops the process (SIGTERM, then SIGKILL) when the test ends.
+answers, yields a :class:`LiveServer`, and stops the process (SIGTERM, then SIGKILL) when the
+test ends. The server's output goes to a file (a pipe nobody reads would fill and stall it).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -28,53 +30,66 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    """The base URL, ``http://127.0.0.1:PORT``."""
+    log_path: Path
+
+    def log(self) -> str:
+        """What the server wrote to stdout and stderr so far."""
+        return self.log_path.read_text(errors="replace")
+
+
 @contextmanager
 def live_server(
     index_root: Path, home: Path, *, workers: int = 1, startup_seconds: float = 60
-) -> Iterator[str]:
-    """Run ``saqta serve --index index_root`` on a free loopback port; yield its base URL."""
+) -> Iterator[LiveServer]:
+    """Run ``saqta serve --index index_root`` with ``SAQTA_HOME=home`` on a free port."""
     port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "saqta",
-            "serve",
-            "--host",
-            LOOPBACK,
-            "--port",
-            str(port),
-            "--index",
-            str(index_root),
-            "--workers",
-            str(workers),
-        ],
-        env={**os.environ, "SAQTA_HOME": str(home)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://{LOOPBACK}:{port}"
+    home.mkdir(parents=True, exist_ok=True)
+    server = LiveServer(f"http://{LOOPBACK}:{port}", home / f"serve-{port}.log")
+    with server.log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "saqta",
+                "serve",
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(port),
+                "--index",
+                str(index_root),
+                "--workers",
+                str(workers),
+            ],
+            env={**os.environ, "SAQTA_HOME": str(home)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + startup_seconds
         while True:
             try:
-                httpx.get(f"{url}/health", timeout=2)
+                httpx.get(f"{server.url}/health", timeout=2)
                 break
             except httpx.TransportError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    server.kill()
-                    _, stderr = server.communicate()
-                    pytest.fail(f"saqta serve did not start on {url}:\n{stderr}", pytrace=False)
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    process.wait(timeout=20)
+                    pytest.fail(
+                        f"saqta serve did not start on {server.url}:\n{server.log()}",
+                        pytrace=False,
+                    )
                 time.sleep(0.1)
-        yield url
+        yield server
     finally:
-        if server.poll() is None:
-            server.terminate()
+        if process.poll() is None:
+            process.terminate()
             try:
-                server.wait(timeout=20)
+                process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=20)
-        if server.stderr is not None:
-            server.stderr.close()
+                process.kill()
+                process.wait(timeout=20)

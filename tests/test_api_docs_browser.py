@@ -25,8 +25,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("docs-server")
     lake = SampleLake(folder / "lake").write()
     build_index(lake.root)
-    with live_server(default_index_root(lake.root), folder / "home") as url:
-        yield url
+    with live_server(default_index_root(lake.root), folder / "home") as live:
+        yield live.url
 
 
 def _assert_stayed_local(offline: OfflinePage, url: str) -> None:

@@ -78,8 +78,8 @@ def sample_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     folder = tmp_path_factory.mktemp("schema-server")
     lake = SampleLake(folder / "lake").write()
     build_index(lake.root)
-    with live_server(default_index_root(lake.root), folder / "home") as url:
-        yield url, lake
+    with live_server(default_index_root(lake.root), folder / "home") as live:
+        yield live.url, lake
 
 
 @pytest.fixture(scope="module")
