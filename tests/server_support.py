@@ -43,9 +43,17 @@ class LiveServer:
 
 @contextmanager
 def live_server(
-    index_root: Path, home: Path, *, workers: int = 1, startup_seconds: float = 60
+    index_root: Path,
+    home: Path,
+    *,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    startup_seconds: float = 60,
 ) -> Iterator[LiveServer]:
-    """Run ``saqta serve --index index_root`` with ``SAQTA_HOME=home`` on a free port."""
+    """Run ``saqta serve --index index_root`` with ``SAQTA_HOME=home`` on a free port.
+
+    ``env`` adds to (or overrides) the server's environment: settings such as the database URL.
+    """
     port = free_port()
     home.mkdir(parents=True, exist_ok=True)
     server = LiveServer(f"http://{LOOPBACK}:{port}", home / f"serve-{port}.log")
@@ -65,7 +73,7 @@ def live_server(
                 "--workers",
                 str(workers),
             ],
-            env={**os.environ, "SAQTA_HOME": str(home)},
+            env={**os.environ, "SAQTA_HOME": str(home), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

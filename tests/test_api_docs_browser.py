@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from browser_support import OfflinePage
+from saqta.api import docs
+from saqta.api.app import create_app
 from saqta.mshi.eligibility import build_index, default_index_root
 from server_support import live_server
 from test_mshi_eligibility import SampleLake
@@ -88,3 +92,17 @@ def test_docs_pages_name_no_outside_host(server: str) -> None:
         "redoc/LICENSE",
     ):
         assert httpx.get(f"{server}/docs/static/{asset}").status_code == 200, asset
+
+
+def test_install_refuses_an_application_with_the_cdn_pages() -> None:
+    with pytest.raises(ValueError, match="docs_url=None"):
+        docs.install(FastAPI())
+
+
+def test_the_documentation_routes_are_the_only_ones_outside_the_api(tmp_path) -> None:
+    """What an access policy must let through as public: the pages, the assets, the schema."""
+    lake = SampleLake(tmp_path / "lake").write()
+    build_index(lake.root)
+    app = create_app(default_index_root(lake.root))
+    outside_api = {route.path for route in app.routes if not isinstance(route, APIRoute)}
+    assert outside_api == docs.routes(app) | {"/openapi.json"}

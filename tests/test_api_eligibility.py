@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -14,7 +19,6 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from saqta.api.app import create_app, create_asgi
 from saqta.api.fhir import IIN_SYSTEM
 from saqta.mshi.eligibility import build_index, default_index_root
-from server_support import live_server
 from test_mshi_eligibility import SampleLake
 
 
@@ -231,12 +235,49 @@ def test_fhir_invalid_requests_are_400_operation_outcomes(client, sample):
     assert OperationOutcome.model_validate_json(outside.content).issue[0].code == "invalid"
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_saqta_serve_answers_over_loopback(sample, tmp_path, workers):
-    with live_server(default_index_root(sample.root), tmp_path / "home", workers=workers) as live:
-        health = httpx.get(f"{live.url}/health", timeout=2)
+    port = _free_port()
+    env = {**os.environ, "SAQTA_HOME": str(tmp_path / "home")}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "saqta",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--index",
+            str(default_index_root(sample.root)),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"{url}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"saqta serve did not start: {server.communicate()[1]}")
+                time.sleep(0.1)
         assert health.json()["index"]["persons"] == 9
-        with httpx.Client(base_url=live.url) as http:
+        with httpx.Client(base_url=url) as http:
             insured = http.get(f"/v1/eligibility/{sample.prepaid}", params={"date": "2022-03-31"})
             assert insured.status_code == 200
             assert insured.json()["basis"] == "prepayment"
@@ -248,4 +289,7 @@ def test_saqta_serve_answers_over_loopback(sample, tmp_path, workers):
             assert (
                 CoverageEligibilityResponse.model_validate_json(fhir.content).insurance[0].inforce
             )
-    assert "eligibility index" in live.log()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    assert "eligibility index" in (server.stderr.read() if server.stderr else "")

@@ -50,6 +50,14 @@ SWAGGER_UI_PARAMETERS: dict[str, object] = {"validatorUrl": None}
 """No badge from the public online validator (Swagger UI would show it for a public host)."""
 
 
+def routes(app: FastAPI) -> frozenset[str]:
+    """The paths :func:`install` adds to ``app``: pages and assets, public, holding no data."""
+    pages = {DOCS_URL, REDOC_URL, ASSETS_URL}
+    if app.swagger_ui_oauth2_redirect_url is not None:
+        pages.add(app.swagger_ui_oauth2_redirect_url)
+    return frozenset(pages)
+
+
 def install(app: FastAPI) -> None:
     """Add ``/docs``, its OAuth2 redirect page, ``/redoc`` and their assets to ``app``.
 
@@ -67,7 +75,6 @@ def install(app: FastAPI) -> None:
     def assets(request: Request) -> str:
         return f"{request.scope.get('root_path', '')}{ASSETS_URL}"
 
-    @app.get(DOCS_URL, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         page = get_swagger_ui_html(
@@ -84,13 +91,9 @@ def install(app: FastAPI) -> None:
         )
         return _locked(page)
 
-    if oauth2_redirect_url is not None:
+    async def swagger_ui_oauth2_redirect(request: Request) -> HTMLResponse:
+        return _locked(get_swagger_ui_oauth2_redirect_html())
 
-        @app.get(oauth2_redirect_url, include_in_schema=False)
-        async def swagger_ui_oauth2_redirect() -> HTMLResponse:
-            return _locked(get_swagger_ui_oauth2_redirect_html())
-
-    @app.get(REDOC_URL, include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         page = get_redoc_html(
@@ -101,6 +104,12 @@ def install(app: FastAPI) -> None:
             with_google_fonts=False,
         )
         return _locked(page)
+
+    # Plain routes, as FastAPI adds its own documentation pages: outside the OpenAPI document.
+    app.add_route(DOCS_URL, swagger_ui, include_in_schema=False)
+    if oauth2_redirect_url is not None:
+        app.add_route(oauth2_redirect_url, swagger_ui_oauth2_redirect, include_in_schema=False)
+    app.add_route(REDOC_URL, redoc, include_in_schema=False)
 
 
 def _locked(page: HTMLResponse) -> HTMLResponse:
