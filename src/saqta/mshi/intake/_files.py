@@ -42,9 +42,9 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine, and_, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
-import saqta
 from saqta.core.errors import InputError, Problem, SaqtaError, StoreError
 from saqta.core.rules import RuleSet, load_rules
+from saqta.core.version import code_version
 from saqta.mshi.intake._checks import QUARANTINE_SCHEMA, Problems, calendar_days, to_numpy_bool
 from saqta.mshi.intake._formats import (
     FileFormat,
@@ -942,7 +942,7 @@ class Importer:
                 f"mshi.retry.{self.validator.kind.value}",
                 {"file": record.sha256},
                 rules_version,
-                saqta.__version__,
+                code_version(),
             )
             retry = ImportRetry(
                 import_id=record.id,
@@ -1105,7 +1105,7 @@ class Importer:
                 f"mshi.import.{self.validator.kind.value}",
                 {"file": result.sha256},
                 rules_version,
-                saqta.__version__,
+                code_version(),
             )
             record = ImportedFile(
                 kind=self.validator.kind,
@@ -1138,7 +1138,7 @@ class Importer:
                     f"mshi.import.{self.validator.kind.value}",
                     {"file": sha},
                     rules_version,
-                    saqta.__version__,
+                    code_version(),
                 )
                 finish_run(
                     session,
