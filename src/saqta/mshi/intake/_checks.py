@@ -21,9 +21,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from saqta.core.periods import calendar_days
+
 W1 = np.arange(1, 12, dtype=np.int64)
 W2 = np.array([3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2], dtype=np.int64)
-_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 _PLACEHOLDER = "000000000000"
 
 
@@ -71,29 +72,6 @@ def iin_birth_dates(digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     day = digits[:, 4] * 10 + digits[:, 5]
     ok, days = calendar_days(year, month, day)
     return century_ok & ok, days
-
-
-def days_in_month(year: np.ndarray, month: np.ndarray) -> np.ndarray:
-    """The number of days of each (year, month) of the Gregorian calendar (month 1-12; other
-    months give the days of January)."""
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    return np.asarray(_DAYS_IN_MONTH[np.clip(month - 1, 0, 11)] + ((month == 2) & leap))
-
-
-def calendar_days(
-    year: np.ndarray, month: np.ndarray, day: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(ok, days)``: whether each (year, month, day) is a real day of the calendar (year
-    1-9999), and that day as days since 1970-01-01 (0 where it is not). Never rolls a day over
-    into the next month: 30 February is not a day, it is not 2 March."""
-    year = np.asarray(year, dtype=np.int64)
-    month = np.asarray(month, dtype=np.int64)
-    day = np.asarray(day, dtype=np.int64)
-    ok = (year >= 1) & (year <= 9999) & (month >= 1) & (month <= 12) & (day >= 1)
-    ok &= day <= days_in_month(year, month)
-    months = (np.where(ok, year, 1970) - 1970) * 12 + (np.where(ok, month, 1) - 1)
-    first_days = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    return ok, np.where(ok, first_days + np.where(ok, day, 1) - 1, 0)
 
 
 def iin_sex(digits: np.ndarray) -> np.ndarray:

@@ -43,9 +43,10 @@ from sqlalchemy import Engine, and_, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from saqta.core.errors import InputError, Problem, SaqtaError, StoreError
+from saqta.core.periods import calendar_days
 from saqta.core.rules import RuleSet, load_rules
 from saqta.core.version import code_version
-from saqta.mshi.intake._checks import QUARANTINE_SCHEMA, Problems, calendar_days, to_numpy_bool
+from saqta.mshi.intake._checks import QUARANTINE_SCHEMA, Problems, to_numpy_bool
 from saqta.mshi.intake._formats import (
     FileFormat,
     FormatKind,
