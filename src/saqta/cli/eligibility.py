@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -156,34 +157,45 @@ def serve(
         1, "--workers", min=1, help="Worker processes (they share the memory-mapped index)"
     ),
 ) -> None:
-    """Serve the eligibility API (JSON and FHIR R4) over HTTP; OpenAPI at /docs."""
+    """Serve the eligibility API (JSON and FHIR R4) over HTTP; OpenAPI at /docs.
+
+    Every route but /health, /oauth/token and the documentation needs a bearer token (see
+    `saqta clients add` and `saqta users add`); IINs are masked in every log line."""
     import os
 
     import uvicorn
 
-    from saqta.api.app import INDEX_ENVIRONMENT, create_asgi
+    from saqta.access import uvicorn_log_config
+    from saqta.api.app import INDEX_ENVIRONMENT, create_asgi, default_access
     from saqta.mshi.eligibility import open_index
+    from saqta.store.db import describe
 
     started = time.perf_counter()
     opened = open_index(_index_root(index), preload=preload)
     info = opened.info
+    access = default_access()  # checks the token key and the store before listening
     err_console.print(
         f"eligibility index {info.path}: {info.persons:,} persons, months {opened.coverage}, "
-        f"opened in {time.perf_counter() - started:.2f} s; serving on http://{host}:{port} "
+        f"opened in {time.perf_counter() - started:.2f} s; access control on "
+        f"{describe(access.engine)}; serving on http://{host}:{port} "
         f"with {workers} worker(s) (OpenAPI at /docs)",
         highlight=False,
     )
-    options = {"host": host, "port": port, "access_log": access_log, "lifespan": "off"}
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": access_log,
+        "lifespan": "on",
+        "log_config": uvicorn_log_config(),
+        "log_level": "info",
+    }
     if workers == 1:
-        uvicorn.run(create_asgi(opened), log_level="info", **options)  # type: ignore[arg-type]
+        uvicorn.run(create_asgi(opened, access), **options)
     else:
+        access.close()
         os.environ[INDEX_ENVIRONMENT] = str(opened.folder)
         uvicorn.run(
-            "saqta.api.app:asgi_from_environment",
-            factory=True,
-            workers=workers,
-            log_level="info",
-            **options,  # type: ignore[arg-type]
+            "saqta.api.app:asgi_from_environment", factory=True, workers=workers, **options
         )
 
 

@@ -198,7 +198,11 @@ class Run(Base):
         return f"Run(id={self.id!r}, kind={self.kind!r}, status={self.status!r})"
 
 
-MODEL_MODULES: tuple[str, ...] = ("saqta.mshi.models", "saqta.prudential.models")
+MODEL_MODULES: tuple[str, ...] = (
+    "saqta.mshi.models",
+    "saqta.prudential.models",
+    "saqta.access._models",
+)
 """Modules that declare further tables on :class:`Base` (one module per domain)."""
 
 
