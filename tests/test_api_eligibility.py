@@ -37,10 +37,13 @@ def sample(tmp_path: Path) -> SampleLake:
 def make_access(engine, home: Path, **settings) -> AccessControl:
     """Access control on ``engine`` with a fixed test key in ``home`` (high rate limits unless
     given)."""
-    settings = {"rate_limit_user": 100_000.0, "rate_limit_client": 100_000.0, **settings}
-    return AccessControl(
-        engine, AccessSettings(home=home, token_key="k" * 40, **settings), audit_async=True
-    )
+    settings = {
+        "rate_limit_user": 100_000.0,
+        "rate_limit_client": 100_000.0,
+        "token_key": "k" * 40,
+        **settings,
+    }
+    return AccessControl(engine, AccessSettings(home=home, **settings), audit_async=True)
 
 
 @pytest.fixture
