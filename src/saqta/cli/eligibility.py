@@ -19,6 +19,7 @@ EXIT_UNKNOWN_PERSON = 3
 EXIT_INVALID_IIN = 4
 EXIT_BAD_DATE = 5
 EXIT_NO_INDEX = 6
+EXIT_NO_IDENTITY = 7
 
 eligibility_app = typer.Typer(
     help="The eligibility index that `saqta status` and `saqta serve` answer from.",
@@ -109,21 +110,48 @@ def status(
       4  invalid IIN
       5  bad date, or a month for which no status has been computed
       6  no usable eligibility index
+      7  not signed in (saqta login), or the role may not ask
+
+    The question is audited under the signed-in identity. A role without register access
+    (a provider) gets the minimal answer, and an unknown person is then "not insured".
     """
+    from saqta.access import Permission
+    from saqta.cli.identity import NotSignedIn, access_control, acting
     from saqta.mshi.eligibility import EligibilityInputError, Outcome, open_index
 
-    opened = open_index(_index_root(index))
-    if on is None:
-        from saqta.api.app import today_in_kazakhstan
+    with access_control() as control:
+        try:
+            me = acting(control, Permission.ELIGIBILITY_CHECK)
+        except NotSignedIn as exc:
+            err_console.print(f"[red]error[/red] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(EXIT_NO_IDENTITY) from None
+        full = control.allows(me, Permission.ELIGIBILITY_FULL)
+        opened = open_index(_index_root(index))
+        if on is None:
+            from saqta.api.app import today_in_kazakhstan
 
-        day: str = today_in_kazakhstan().isoformat()
-    else:
-        day = on
-    try:
-        answer = opened.check(iin, day)
-    except EligibilityInputError as exc:
-        err_console.print(f"[red]error[/red] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(EXIT_INVALID_IIN if exc.field == "iin" else EXIT_BAD_DATE) from None
+            day: str = today_in_kazakhstan().isoformat()
+        else:
+            day = on
+        try:
+            answer = opened.check(iin, day)
+        except EligibilityInputError as exc:
+            control.record(me, "cli", "eligibility.check", iin, "invalid_input")
+            err_console.print(f"[red]error[/red] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(EXIT_INVALID_IIN if exc.field == "iin" else EXIT_BAD_DATE) from None
+        control.record(me, "cli", "eligibility.check", answer.iin, answer.outcome.value)
+    if not full:
+        from saqta.api.app import minimal_json
+
+        if as_json:
+            console.print_json(json.dumps(minimal_json(answer)))
+        else:
+            verdict = "[green]insured[/green]" if answer.insured else "[red]not insured[/red]"
+            until = answer.valid_until.isoformat() if answer.valid_until else "open-ended"
+            console.print(f"{verdict} on {answer.on.isoformat()}", highlight=False)
+            if answer.insured:
+                console.print(f"  valid until: {until}", highlight=False)
+        raise typer.Exit(EXIT_INSURED if answer.insured else EXIT_NOT_INSURED)
     if as_json:
         console.print_json(json.dumps(answer.as_json()))
     elif answer.outcome is Outcome.UNKNOWN_PERSON:
