@@ -125,11 +125,10 @@ def test_illegal_steps_and_over_refunds_are_refused(engine: Engine, paid_lake: F
 def test_the_refund_commands(
     db_url: str, engine: Engine, paid_lake: FactsLake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from saqta.cli.app import app
-    from saqta.settings import get_settings
-
     from access_helpers import sign_in
     from saqta.access import Role
+    from saqta.cli.app import app
+    from saqta.settings import get_settings
 
     key = "t" * 40
     monkeypatch.setenv("SAQTA_DATABASE_URL", db_url)

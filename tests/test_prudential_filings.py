@@ -314,10 +314,9 @@ def test_diff_of_identical_versions_is_empty(engine: Engine) -> None:
 
 
 def test_cli_file_history_and_diff(tmp_path: Path) -> None:
-    from saqta.prudential.render_json import write_json
-
     from access_helpers import sign_in
     from saqta.access import Role
+    from saqta.prudential.render_json import write_json
 
     home = tmp_path / "home"
     token = sign_in(home, f"sqlite:///{home / 'saqta.db'}", "aigul", Role.BRANCH_OFFICER, BIN_A)
