@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args(argv)
 
-    from saqta.mshi.ingest import import_payments
+    from saqta.mshi.contributions import import_payments
     from saqta.mshi.registry import import_persons
     from saqta.store.db import make_engine, upgrade
     from saqta.store.lake import FactsLake

@@ -178,7 +178,7 @@ def main() -> None:
         return
     from rich.console import Console
 
-    from saqta.mshi.report_render import document, print_document
+    from saqta.mshi.reports import document, print_document
 
     console = Console(width=200)
     results = run_reports(args.lake, args.year)

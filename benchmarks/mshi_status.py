@@ -13,7 +13,7 @@ compact payments the status engine reads (``_index/paid-v1``), as an import buil
 
 ``run`` reports, as JSON: with ``--rebuild-paid``, the time of building the compact payments
 anew; the time and peak memory of one month and of the whole year with
-DuckDB (:func:`saqta.mshi.status.compute_status`), then a throwaway PostgreSQL server (initdb and
+DuckDB (`compute_status`), then a throwaway PostgreSQL server (initdb and
 pg_ctl, as the ``postgres`` user when run as root): the load time of what that month needs and
 the compute time of the same month's status with the same rules, and the ratio. The PostgreSQL
 answer is checked against DuckDB's (same rows, same values). Each phase runs in a child process so
@@ -99,7 +99,7 @@ def prepare(synth: Path, lake_dir: Path) -> None:
         refund_id += m
         lake.append("payment_outflows", outflows)
         print(f"{path.name}: {n:,} payments, {m:,} refunds", flush=True)
-    from saqta.mshi.status_paid import paid_files
+    from saqta.mshi.contributions import paid_files
 
     paid_started = time.perf_counter()
     paid_files(lake, lake.files("payments"))  # what each import does after it commits
@@ -137,7 +137,7 @@ def _phase(lake_dir: Path, months: list[str], home: Path) -> None:
 def _paid_phase(lake_dir: Path) -> None:
     """Build the compact payments (``_index/paid-v1``) anew, as the imports would have; prints
     the time and the files built as JSON."""
-    from saqta.mshi.status_paid import PAID_DIR, paid_files
+    from saqta.mshi.contributions import PAID_DIR, paid_files
     from saqta.store.lake import FactsLake
 
     lake = FactsLake(lake_dir)
@@ -287,8 +287,12 @@ def run(lake_dir: Path, month: str, year: int, skip_postgres: bool, rebuild_paid
     import duckdb
 
     from saqta.core.periods import parse_month
-    from saqta.mshi.status import status_folder
-    from saqta.mshi.status_pg import compute_postgres_month, export_result, load_month_inputs
+    from saqta.mshi.status import (
+        compute_postgres_month,
+        export_result,
+        load_month_inputs,
+        status_folder,
+    )
     from saqta.store.lake import FactsLake
 
     report: dict[str, object] = {

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from saqta.prudential.compute import compute
 from saqta.prudential.loaders import load_inputs
-from saqta.prudential.rendering import write_outputs
+from saqta.prudential.outputs import write_outputs
 from saqta.prudential.sample import write_samples
 
 

@@ -27,14 +27,13 @@ from sqlalchemy import Engine, func, select
 
 from saqta.core.errors import InputError
 from saqta.core.iin import Sex, bin_problem, iin_problem, make_iin
-from saqta.mshi.checks import check_iins, check_payers
-from saqta.mshi.importing import imports, quarantine_rows
-from saqta.mshi.ingest import (
+from saqta.mshi.contributions._payments import (
     import_payments,
     import_synth,
     persons_of_import,
     reference_hashes,
 )
+from saqta.mshi.intake import check_iins, check_payers, imports, quarantine_rows
 from saqta.mshi.models import ImportedFile, ImportKind, QuarantinedRow
 from saqta.mshi.registry import import_persons
 from saqta.mshi.schema import PAYMENTS
@@ -364,7 +363,7 @@ def test_the_same_file_twice_is_a_no_op_and_a_reference_is_unique_across_files(
 def test_duplicates_are_found_across_batches_of_one_file(
     engine: Engine, lake: FactsLake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import saqta.mshi.importing as importing
+    import saqta.mshi.intake._files as importing
 
     monkeypatch.setattr(importing, "BATCH_ROWS", 2)
     load_register(engine, lake, tmp_path)
@@ -464,7 +463,7 @@ def test_a_killed_import_leaves_nothing_and_the_next_one_succeeds(
         import datetime as dt
         from saqta.store.db import make_engine
         from saqta.store.lake import FactsLake
-        from saqta.mshi.ingest import import_payments
+        from saqta.mshi.contributions import import_payments
         import_payments(make_engine({db_url!r}), FactsLake({str(lake.root)!r}), {str(big)!r},
                         today=dt.date(2024, 6, 30))
         print("finished")
@@ -503,7 +502,7 @@ def test_the_import_commands_print_the_reconciled_counts(
     from typer.testing import CliRunner
 
     from saqta.cli.app import app
-    from saqta.settings import get_settings
+    from saqta.core.settings import get_settings
 
     monkeypatch.setenv("SAQTA_DATABASE_URL", db_url)
     monkeypatch.setenv("SAQTA_LAKE_DIR", str(tmp_path / "lake"))
@@ -600,8 +599,8 @@ def test_every_row_is_either_accepted_or_quarantined(rows: list[tuple[str, int]]
 def test_an_import_writes_the_compact_payments_the_status_engine_reads(
     engine: Engine, lake: FactsLake, tmp_path: Path
 ) -> None:
-    from saqta.mshi.ingest import reference_hashes
-    from saqta.mshi.status_paid import PAID_DIR, paid_files, paid_path
+    from saqta.mshi.contributions._hashes import reference_hashes
+    from saqta.mshi.contributions._paid import PAID_DIR, paid_files, paid_path
 
     load_register(engine, lake, tmp_path)
     rows = [

@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 from saqta.core.errors import InputError, RulesError
 from saqta.core.periods import Month
 from saqta.core.rules import load_rules, packaged_rules_dir
-from saqta.mshi.ingest import import_payments
-from saqta.mshi.obligations import (
+from saqta.mshi.contributions import import_payments
+from saqta.mshi.contributions._obligations import (
     check_payer,
     declarations_from_synth,
     due_date,

@@ -13,9 +13,8 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from saqta.core.errors import InputError
-from saqta.mshi.ingest import import_payments
-from saqta.mshi.models import RefundStatus
-from saqta.mshi.refunds import (
+from saqta.mshi.contributions import import_payments
+from saqta.mshi.contributions._refunds import (
     approve_refund,
     check_refund,
     list_refunds,
@@ -24,6 +23,7 @@ from saqta.mshi.refunds import (
     refuse_refund,
     request_refund,
 )
+from saqta.mshi.models import RefundStatus
 from saqta.store.lake import FactsLake
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -128,7 +128,7 @@ def test_the_refund_commands(
     from access_helpers import sign_in
     from saqta.access import Role
     from saqta.cli.app import app
-    from saqta.settings import get_settings
+    from saqta.core.settings import get_settings
 
     key = "t" * 40
     monkeypatch.setenv("SAQTA_DATABASE_URL", db_url)

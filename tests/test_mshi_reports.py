@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from saqta.core.errors import InputError
-from saqta.mshi.report_render import (
+from saqta.mshi.reports._render import (
     collections_document,
     coverage_chart,
     coverage_document,
@@ -48,7 +48,7 @@ from saqta.mshi.report_render import (
     write_csv,
     write_xlsx,
 )
-from saqta.mshi.reports import (
+from saqta.mshi.reports._tables import (
     attach_run_records,
     collections_report,
     coverage_report,
@@ -559,7 +559,7 @@ def test_chart(lake_root: Path, tmp_path: Path) -> None:
 
 
 def test_write_all(lake_root: Path, tmp_path: Path) -> None:
-    from saqta.mshi.report_render import write_all
+    from saqta.mshi.reports import write_all
 
     written = write_all(lake_root, 2022, tmp_path, formats=("xlsx", "json"))
     assert sorted(p.name for files in written.values() for p in files) == [

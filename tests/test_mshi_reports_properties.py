@@ -12,7 +12,7 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from saqta.mshi.reports import (
+from saqta.mshi.reports._tables import (
     COVERAGE_PRIORITY,
     collections_report,
     coverage_report,

@@ -18,7 +18,7 @@ from saqta.core.iin import Sex, make_iin
 from saqta.core.periods import Month
 from saqta.core.rules import load_rules, packaged_rules_dir
 from saqta.mshi.schema import PAYMENT_OUTFLOWS, PAYMENTS, PERSONS, STATE_CATEGORY_PERIODS
-from saqta.mshi.status import (
+from saqta.mshi.status._engine import (
     compute_status,
     explain,
     read_status,
@@ -595,7 +595,7 @@ def test_postgresql_gives_the_same_status_as_duckdb(builder, rules, postgres_ser
 
     import psycopg
 
-    from saqta.mshi.status_pg import load_month_inputs, postgres_status
+    from saqta.mshi.status._postgres import load_month_inputs, postgres_status
 
     people = hand_built_country(builder)
     other = builder.person(iin(D(1993, 3, 4)), D(1993, 3, 4))
@@ -641,7 +641,7 @@ def test_postgresql_gives_the_same_status_as_duckdb(builder, rules, postgres_ser
 
 
 def test_the_fund_sets_the_windows_in_the_overrides_folder(builder, tmp_path, monkeypatch):
-    from saqta.settings import get_settings
+    from saqta.core.settings import get_settings
 
     override(tmp_path, contribution_survival_months=1)
     monkeypatch.setenv("SAQTA_RULES_OVERRIDES", str(tmp_path / "overrides"))
@@ -659,7 +659,7 @@ def test_command_line_compute_and_explain(builder, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from saqta.cli.app import app
-    from saqta.settings import get_settings
+    from saqta.core.settings import get_settings
 
     people = hand_built_country(builder)
     monkeypatch.setenv("SAQTA_HOME", str(tmp_path / "home"))

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from saqta.core.iin import Sex, make_iin
 from saqta.core.periods import Month
 from saqta.core.rules import load_rules, packaged_rules_dir
-from saqta.mshi.status import compute_status, read_status, status_of
+from saqta.mshi.status._engine import compute_status, read_status, status_of
 from saqta.store.db import make_engine, upgrade
 from test_mshi_status import LakeBuilder
 

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from saqta.core.errors import InputError
-from saqta.prudential.inputs import RatingRecord
 from saqta.prudential.ratings import RatingBook, normalize_grade
+from saqta.prudential.records import RatingRecord
 from saqta.prudential.reference import GradeRange, rating_scales
 
 END = dt.date(2024, 3, 31)

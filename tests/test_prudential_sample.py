@@ -18,10 +18,11 @@ from saqta.core.errors import InputError
 from saqta.core.periods import parse_month
 from saqta.prudential.compute import compute
 from saqta.prudential.loaders import load_inputs
+from saqta.prudential.outputs import write_outputs
 from saqta.prudential.render_json import read_json
 from saqta.prudential.render_xlsx import sheet_title
 from saqta.prudential.render_xml import read_xml, schema_problems
-from saqta.prudential.rendering import layouts_for, write_outputs
+from saqta.prudential.rendering import layouts_for
 from saqta.prudential.sample import generate_samples, write_samples
 
 runner = CliRunner()

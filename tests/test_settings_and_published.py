@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from saqta.settings import Settings
+from saqta.core.settings import Settings
 from saqta.synth.profile import published_dir
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "domain" / "data"

@@ -168,7 +168,7 @@ def test_sqlite_connections_enforce_foreign_keys_and_use_wal(tmp_path: Path) -> 
 
 
 def test_default_url_comes_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from saqta.settings import get_settings
+    from saqta.core.settings import get_settings
 
     monkeypatch.setenv("SAQTA_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("SAQTA_DATABASE_URL", raising=False)

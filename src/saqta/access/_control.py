@@ -41,7 +41,7 @@ class AccessDenied(Exception):
 
 @dataclass(frozen=True)
 class AccessSettings:
-    """What :class:`AccessControl` needs from the settings (see ``saqta.settings``)."""
+    """What :class:`AccessControl` needs from the settings (see ``saqta.core.settings``)."""
 
     environment: str = "development"
     home: Path = Path(".saqta")
@@ -59,7 +59,7 @@ class AccessSettings:
 
     @classmethod
     def of(cls, settings: Any) -> AccessSettings:
-        """From a ``saqta.settings.Settings`` object."""
+        """From a ``saqta.core.settings.Settings`` object."""
         key = settings.token_key.get_secret_value() if settings.token_key is not None else None
         return cls(
             environment=settings.environment,

@@ -335,7 +335,7 @@ AUDIT_READ = require(Permission.AUDIT_READ)
 
 def default_access() -> AccessControl:
     """Access control from the settings, on the system of record of the settings."""
-    from saqta.settings import get_settings
+    from saqta.core.settings import get_settings
     from saqta.store.db import make_engine
 
     settings = get_settings()

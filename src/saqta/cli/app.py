@@ -14,6 +14,7 @@ from saqta.cli.payments import payments_app, persons_app
 from saqta.cli.prudential_filing import prudential_app
 from saqta.cli.regulator import regulator_app
 from saqta.cli.report import report_app
+from saqta.cli.synth_view import show_calibration, show_counts
 from saqta.core.calendar import kazakhstan_calendar
 from saqta.core.errors import InputError
 from saqta.core.iin import parse_iin
@@ -161,40 +162,6 @@ def synth(
         show_calibration(result.out)
 
 
-def show_counts(counts: dict[str, int], seconds: float, out: Path) -> None:
-    table = Table("generated", "rows", title=f"Synthetic Kazakhstan in {out}")
-    for key in sorted(counts):
-        table.add_row(key, f"{counts[key]:,}")
-    console.print(table)
-    console.print(f"built in {seconds:.1f} s")
-
-
-def show_calibration(out: Path) -> bool:
-    from saqta.synth.calibrate import calibrate, write_report
-
-    checks = calibrate(out)
-    path = write_report(out, checks)
-    table = Table(
-        "figure",
-        "published",
-        "generated",
-        "tolerance",
-        "result",
-        title="Calibration against the Fund's 2022 figures",
-    )
-    for check in checks:
-        if check.figure.startswith("Table 4: ") and check.passed and "total" not in check.figure:
-            continue  # 34 exact region rows: shown only when one fails
-        mark = "[green]pass[/green]" if check.passed else "[red]FAIL[/red]"
-        table.add_row(
-            check.figure, str(check.published), str(check.generated), check.tolerance, mark
-        )
-    console.print(table)
-    passed = sum(c.passed for c in checks)
-    console.print(f"{passed} of {len(checks)} figures pass; report written to {path}")
-    return passed == len(checks)
-
-
 @app.command("demo")
 @report_errors(exit_code=1)
 def demo(
@@ -203,7 +170,7 @@ def demo(
     seed: int = typer.Option(1, "--seed"),
 ) -> None:
     """Run every capability on a small synthetic Kazakhstan and summarise the results."""
-    from saqta.demo import run_demo
+    from saqta.cli.demo import run_demo
 
     run_demo(out=out, scale=scale, seed=seed)
 

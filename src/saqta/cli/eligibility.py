@@ -32,8 +32,8 @@ _INDEX_HELP = "The index folder or index root (default: <lake>/derived/eligibili
 def _index_root(index: Path | None) -> Path:
     if index is not None:
         return index
+    from saqta.core.settings import get_settings
     from saqta.mshi.eligibility import default_index_root
-    from saqta.settings import get_settings
 
     return default_index_root(get_settings().resolved_lake_dir)
 
@@ -51,8 +51,8 @@ def build_index_command(
 ) -> None:
     """Build the eligibility index from the status results and the register of persons, and
     make it the current one (a running server picks it up on restart)."""
+    from saqta.core.settings import get_settings
     from saqta.mshi.eligibility import build_index
-    from saqta.settings import get_settings
 
     lake_root = lake if lake is not None else get_settings().resolved_lake_dir
     engine = None

@@ -45,7 +45,7 @@ class NotSignedIn(SaqtaError):
 
 
 def session_file() -> Path:
-    from saqta.settings import get_settings
+    from saqta.core.settings import get_settings
 
     return get_settings().home / SESSION_FILE
 
@@ -53,7 +53,7 @@ def session_file() -> Path:
 @contextmanager
 def access_control() -> Iterator[AccessControl]:
     """Access control for one command: audit records written at once."""
-    from saqta.settings import get_settings
+    from saqta.core.settings import get_settings
     from saqta.store.db import make_engine
 
     engine = make_engine()

@@ -15,7 +15,7 @@ insured_app = typer.Typer(help="Insured status of every person and month.", no_a
 
 
 def _lake_dir(lake: Path | None) -> Path:
-    from saqta.settings import get_settings
+    from saqta.core.settings import get_settings
 
     return lake if lake is not None else get_settings().resolved_lake_dir
 

@@ -16,7 +16,7 @@ from saqta.cli.common import console, progress_bar, report_errors
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from saqta.mshi.importing import ImportResult
+    from saqta.mshi.intake import ImportResult
     from saqta.store.lake import FactsLake
 
 persons_app = typer.Typer(help="The register of persons.", no_args_is_help=True)
@@ -26,7 +26,7 @@ payments_app.add_typer(refund_app, name="refund")
 
 
 def _stores() -> tuple[Engine, FactsLake]:
-    from saqta.settings import get_settings
+    from saqta.core.settings import get_settings
     from saqta.store.db import make_engine, upgrade
     from saqta.store.lake import FactsLake
 
@@ -87,7 +87,7 @@ def payments_import(
     files: list[Path] = typer.Argument(..., help="Payment files, .csv or .parquet"),
 ) -> None:
     """Import payments, one file one transaction; print read = accepted + quarantined."""
-    from saqta.mshi.ingest import import_payments
+    from saqta.mshi.contributions import import_payments
 
     engine, lake = _stores()
     results = []
@@ -103,7 +103,7 @@ def payments_import(
 @report_errors(exit_code=1)
 def payments_imports() -> None:
     """List every imported file (persons, state categories, payments)."""
-    from saqta.mshi.importing import imports
+    from saqta.mshi.intake import imports
 
     engine, _ = _stores()
     table = Table("id", "kind", "file", "read", "accepted", "quarantined", "imported at", "sha256")
@@ -130,7 +130,7 @@ def payments_quarantine(
     as_json: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
     """Show quarantined rows: file, row, field, reason, message, value."""
-    from saqta.mshi.importing import quarantine_rows
+    from saqta.mshi.intake import quarantine_rows
 
     engine, _ = _stores()
     rows = quarantine_rows(engine, import_id=import_id, reason=reason, limit=limit)
@@ -170,7 +170,7 @@ def payments_obligations(
 ) -> None:
     """What was due from a payer for a month, against what was paid: under, over, late."""
     from saqta.core.periods import Month, parse_period
-    from saqta.mshi.obligations import check_payer
+    from saqta.mshi.contributions import check_payer
 
     _, lake = _stores()
     period = parse_period(month)
@@ -216,7 +216,7 @@ def payments_declarations_from_synth(
     payer: str | None = typer.Option(None, "--payer", help="Only this payer"),
 ) -> None:
     """Write a demonstration declarations file from a synthetic country's incomes."""
-    from saqta.mshi.obligations import declarations_from_synth
+    from saqta.mshi.contributions import declarations_from_synth
 
     rows = declarations_from_synth(synth, year, out, payer=payer)
     console.print(f"{rows:,} declaration rows written to {escape(str(out))}", highlight=False)
@@ -246,7 +246,7 @@ def refund_request(
     reason: str = typer.Option(..., "--reason", help="Why the amount was paid wrongly"),
 ) -> None:
     """Request a refund of (part of) an accepted payment, as the signed-in user."""
-    from saqta.mshi.refunds import request_refund
+    from saqta.mshi.contributions import request_refund
 
     by = _actor("request")
     engine, lake = _stores()
@@ -271,11 +271,11 @@ def _actor(action: str) -> str:
 
 
 def _transition(action: str, refund_id: int, note: str | None, **extra: Any) -> None:
-    from saqta.mshi import refunds
+    from saqta.mshi import contributions
 
     by = _actor(action)
     engine, lake = _stores()
-    function = getattr(refunds, f"{action}_refund")
+    function = getattr(contributions, f"{action}_refund")
     if action == "pay":
         _print_refund(function(engine, lake, refund_id, by, note=note, **extra))
     else:
@@ -330,7 +330,7 @@ def refund_pay(
 @report_errors(exit_code=1)
 def refund_show(refund_id: int = typer.Argument(...)) -> None:
     """A refund with its full history."""
-    from saqta.mshi.refunds import refund_history
+    from saqta.mshi.contributions import refund_history
 
     engine, _ = _stores()
     refund, events = refund_history(engine, refund_id)
@@ -351,7 +351,7 @@ def refund_list(
     status: str | None = typer.Option(None, "--status", help="Only this status"),
 ) -> None:
     """List refunds."""
-    from saqta.mshi.refunds import list_refunds
+    from saqta.mshi.contributions import list_refunds
 
     engine, _ = _stores()
     table = Table("id", "status", "reference", "person", "month", "amount", "requested by")

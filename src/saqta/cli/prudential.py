@@ -111,7 +111,7 @@ def compute_command(
     A report with errors is written for review but its XML filing is not: it is not to be filed.
     """
     report = _load_and_compute(inputs, period, today)
-    from saqta.prudential.rendering import write_outputs
+    from saqta.prudential.outputs import write_outputs
 
     signed = parse_date(signed_on, what="--signed-on") if signed_on else None
     written = write_outputs(report, out, signed_on=signed, xml=not report.has_errors)

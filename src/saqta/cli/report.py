@@ -23,7 +23,7 @@ _LAKE = typer.Option(None, "--lake", help="Facts lake folder (default: SAQTA_LAK
 
 
 def _lake(lake: Path | None) -> Path:
-    from saqta.settings import get_settings
+    from saqta.core.settings import get_settings
 
     return lake if lake is not None else get_settings().resolved_lake_dir
 
@@ -37,8 +37,8 @@ def _with_run_records(report: Any) -> Any:
     """Add the status runs' audit records from the system of record, when it holds them."""
     import dataclasses
 
+    from saqta.core.settings import get_settings
     from saqta.mshi.reports import attach_run_records
-    from saqta.settings import get_settings
 
     settings = get_settings()
     if not report.provenance.status_runs:
@@ -60,7 +60,7 @@ def _with_run_records(report: Any) -> Any:
 
 
 def _emit(doc: Any, fmt: str, out: Path | None) -> None:
-    from saqta.mshi.report_render import print_document, to_json, write
+    from saqta.mshi.reports import print_document, to_json, write
 
     if fmt == "table":
         print_document(doc, console)
@@ -85,8 +85,7 @@ def coverage(
 ) -> None:
     """Table 2: persons by payer category, entitled, paid for and uninsured, and by region."""
     _check_format(fmt)
-    from saqta.mshi.report_render import coverage_chart, coverage_document
-    from saqta.mshi.reports import coverage_report
+    from saqta.mshi.reports import coverage_chart, coverage_document, coverage_report
 
     with console.status(f"coverage {year}"):
         report = _with_run_records(coverage_report(_lake(lake), year))
@@ -110,8 +109,7 @@ def collections(
     _check_format(fmt)
     if basis not in ("received", "period"):
         raise InputError("must be received or period", where=f"--basis {basis}")
-    from saqta.mshi.report_render import collections_document
-    from saqta.mshi.reports import collections_report
+    from saqta.mshi.reports import collections_document, collections_report
 
     with console.status(f"collections {year}"):
         report = collections_report(_lake(lake), year, basis=basis)  # type: ignore[arg-type]
@@ -128,8 +126,7 @@ def frequency(
 ) -> None:
     """Diagram 4: employees by the number of months with employer deductions in the year."""
     _check_format(fmt)
-    from saqta.mshi.report_render import frequency_document
-    from saqta.mshi.reports import frequency_report
+    from saqta.mshi.reports import frequency_document, frequency_report
 
     with console.status(f"frequency {year}"):
         report = frequency_report(_lake(lake), year)

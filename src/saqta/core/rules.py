@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from importlib import resources
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Literal
 
@@ -360,7 +361,7 @@ def rule_files(dirs: Iterable[Path]) -> dict[Path, Path]:
 
 
 def default_rule_dirs() -> list[Path]:
-    from saqta.settings import get_settings
+    from saqta.core.settings import get_settings
 
     overrides = get_settings().rules_overrides
     if overrides is not None and not overrides.is_dir():
@@ -370,15 +371,33 @@ def default_rule_dirs() -> list[Path]:
     return [packaged_rules_dir(), *([overrides] if overrides else [])]
 
 
-KIND_MODULES = ["saqta.core.calendar", "saqta.core.reference", "saqta.prudential.reference"]
-"""Modules that register the schemas of the other kinds of rule file when imported."""
+KIND_MODULES = ["saqta.core.calendar", "saqta.core.reference"]
+"""Core modules that register the schemas of the other kinds of rule file when imported."""
+
+KIND_ENTRY_POINTS = "saqta.rule_kinds"
+"""The entry-point group through which the bounded contexts register their kinds of rule file
+(``pyproject.toml``): the core finds them without importing upward."""
+
+
+def register_kinds() -> None:
+    """Import every module that registers a kind of rule file: the core's, then the contexts'."""
+    for module in KIND_MODULES:
+        importlib.import_module(module)
+    found = entry_points(group=KIND_ENTRY_POINTS)
+    if not found:
+        raise RulesError(
+            "no kinds of rule file are registered by the installed package; reinstall Saqta "
+            "(./scripts/setup)",
+            where=f"entry points {KIND_ENTRY_POINTS}",
+        )
+    for entry in found:
+        entry.load()
 
 
 def _validate_all(
     dirs: Sequence[Path] | None,
 ) -> tuple[dict[Path, Path], dict[Path, BaseModel], list[Problem]]:
-    for module in KIND_MODULES:
-        importlib.import_module(module)
+    register_kinds()
     files = rule_files(dirs if dirs is not None else default_rule_dirs())
     docs: dict[Path, BaseModel] = {}
     problems: list[Problem] = []

@@ -28,9 +28,10 @@ from pathlib import Path
 from saqta.core.errors import InputError
 from saqta.core.periods import Month
 from saqta.prudential import reference
-from saqta.prudential.inputs import Holding, PrudentialInputs, Treaty
+from saqta.prudential.inputs import PrudentialInputs
 from saqta.prudential.ratings import Policy, RatingBook, ResolvedRating
-from saqta.prudential.reference import Condition, HlaCategory, ReinsurerGroup, ScaleKind
+from saqta.prudential.records import Holding, Treaty
+from saqta.prudential.reference import Condition, HlaCategory, ReinsurerGroup, ScaleKind, combine
 from saqta.prudential.report import (
     CellValue,
     Finding,
@@ -39,6 +40,7 @@ from saqta.prudential.report import (
     FormLayout,
     ReportSet,
     Row,
+    sort_findings,
 )
 
 ZERO = Decimal(0)
@@ -636,19 +638,6 @@ def amount(form: Form, code: str, column: str) -> Decimal:
 # ------------------------------------------------------------------------------- 1-PN_O / Z
 
 
-def combine(rule: str, first: Decimal, second: Decimal) -> Decimal:
-    """Rows 100 and 200 combined by a named rule (the ``*_msm_combine`` parameters)."""
-    if rule == "max":
-        return max(first, second)
-    if rule == "sum":
-        return first + second
-    if rule == "premium":
-        return first
-    if rule == "claims":
-        return second
-    raise InputError(f"unknown combining rule {rule!r} (max, sum, premium, claims)")
-
-
 def compute_msm(ctx: Context, increase: Decimal) -> Form:
     m = ctx.inputs.methodology
     rules = reference.prudential_rules(ctx.dirs)
@@ -823,11 +812,3 @@ def compute(
 
 def _dedupe(findings: Sequence[Finding]) -> list[Finding]:
     return list(dict.fromkeys(findings))
-
-
-def sort_findings(findings: Sequence[Finding]) -> list[Finding]:
-    """Errors first, then by form, row and rule id: independent of the order of the inputs."""
-    return sorted(
-        findings,
-        key=lambda f: (f.severity != "error", f.form or "", f.row or "", f.rule_id, f.message),
-    )

@@ -37,16 +37,14 @@ from pydantic import BaseModel, ValidationError
 
 from saqta.core.errors import InputError, Problem
 from saqta.core.periods import Month, parse_month
-from saqta.prudential.inputs import (
+from saqta.prudential.inputs import PrudentialInputs, input_problems, parse_inputs
+from saqta.prudential.records import (
     CategoryOverride,
     Figures,
     Holding,
     Methodology,
-    PrudentialInputs,
     RatingRecord,
     Treaty,
-    input_problems,
-    parse_inputs,
 )
 from saqta.prudential.report import BranchProfile
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from saqta.core.errors import InputError
-from saqta.prudential.inputs import RatingRecord
+from saqta.prudential.records import RatingRecord
 from saqta.prudential.reference import (
     AgencyScale,
     GradeRange,

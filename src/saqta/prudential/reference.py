@@ -31,7 +31,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from saqta.core.errors import Problem, RulesError
+from saqta.core.errors import InputError, Problem, RulesError
 from saqta.core.rules import RuleSet, check_ranges, load_rules, register_kind
 from saqta.prudential.report import (
     FORM_CODES,
@@ -467,3 +467,16 @@ def checks(dirs: Sequence[Path] | None = None) -> dict[str, CheckSpec]:
         for spec in doc.checks:
             found[spec.rule_id] = spec
     return found
+
+
+def combine(rule: str, first: Decimal, second: Decimal) -> Decimal:
+    """Rows 100 and 200 combined by a named rule (the ``*_msm_combine`` parameters)."""
+    if rule == "max":
+        return max(first, second)
+    if rule == "sum":
+        return first + second
+    if rule == "premium":
+        return first
+    if rule == "claims":
+        return second
+    raise InputError(f"unknown combining rule {rule!r} (max, sum, premium, claims)")

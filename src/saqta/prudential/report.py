@@ -13,6 +13,7 @@ kind ``prudential_layout`` described by :class:`FormLayout`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
@@ -113,3 +114,11 @@ class ReportSet(_Frozen):
     @property
     def has_errors(self) -> bool:
         return any(finding.severity == "error" for finding in self.findings)
+
+
+def sort_findings(findings: Sequence[Finding]) -> list[Finding]:
+    """Errors first, then by form, row and rule id: independent of the order of the inputs."""
+    return sorted(
+        findings,
+        key=lambda f: (f.severity != "error", f.form or "", f.row or "", f.rule_id, f.message),
+    )

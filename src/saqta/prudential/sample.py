@@ -39,12 +39,12 @@ from saqta.core.calendar import kazakhstan_calendar
 from saqta.core.errors import InputError
 from saqta.core.iin import check_digit
 from saqta.core.periods import Month, parse_month
-from saqta.prudential.inputs import (
+from saqta.prudential.inputs import PrudentialInputs
+from saqta.prudential.records import (
     CategoryOverride,
     Figures,
     Holding,
     Methodology,
-    PrudentialInputs,
     RatingRecord,
     Treaty,
 )

@@ -22,9 +22,17 @@ from pathlib import Path
 from saqta.core.errors import RulesError
 from saqta.core.periods import Month
 from saqta.prudential import reference
-from saqta.prudential.compute import combine, sort_findings
 from saqta.prudential.inputs import PrudentialInputs
-from saqta.prudential.report import CellValue, Finding, Form, FormCode, ReportSet, Row
+from saqta.prudential.reference import combine
+from saqta.prudential.report import (
+    CellValue,
+    Finding,
+    Form,
+    FormCode,
+    ReportSet,
+    Row,
+    sort_findings,
+)
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)

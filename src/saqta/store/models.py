@@ -39,6 +39,8 @@ from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from saqta.core.errors import StoreError
+
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -198,18 +200,21 @@ class Run(Base):
         return f"Run(id={self.id!r}, kind={self.kind!r}, status={self.status!r})"
 
 
-MODEL_MODULES: tuple[str, ...] = (
-    "saqta.mshi.models",
-    "saqta.prudential.models",
-    "saqta.access._models",
-)
-"""Modules that declare further tables on :class:`Base` (one module per domain)."""
+MODEL_ENTRY_POINTS = "saqta.models"
+"""The entry-point group through which the bounded contexts declare their tables on :class:`Base`
+(``pyproject.toml``, one module per context): the store finds them without importing upward."""
 
 
 def load_all_models() -> MetaData:
     """Import every module that declares tables and return the complete metadata."""
-    import importlib
+    from importlib.metadata import entry_points
 
-    for module in MODEL_MODULES:
-        importlib.import_module(module)
+    found = entry_points(group=MODEL_ENTRY_POINTS)
+    if not found:
+        raise StoreError(
+            "no tables are registered by the installed package; reinstall Saqta (./scripts/setup)",
+            where=f"entry points {MODEL_ENTRY_POINTS}",
+        )
+    for entry in found:
+        entry.load()
     return Base.metadata

@@ -29,7 +29,7 @@ def _configure(connection: Connection) -> None:
 
 def run_migrations_offline() -> None:
     """Write the SQL of the migrations instead of running them (``alembic upgrade --sql``)."""
-    from saqta.settings import get_settings
+    from saqta.core.settings import get_settings
 
     url = config.get_main_option("sqlalchemy.url") or get_settings().resolved_database_url
     context.configure(

@@ -1,10 +1,10 @@
 """The status rules in DuckDB over the lake, with each person's counted months as the bits of an
 integer.
 
-The rules are those of :mod:`saqta.mshi.status_sql` (the reference formulation, which PostgreSQL
+The rules are those of :mod:`saqta.mshi.status._sql` (the reference formulation, which PostgreSQL
 runs); this is the same computation arranged for one pass over the payments per span of months:
 
-1. the compact payments (:mod:`saqta.mshi.status_paid`: integer person, month and type) of the
+1. the compact payments (`contributions._paid`: integer person, month and type) of the
    periods the span looks at are read once. Refunds are matched on (reference hash, person,
    period); a payment whose refunds leave nothing of it (duplicate rows counted once) is dropped;
 2. every person's counted months become bit ``pm - base`` of a 64-bit integer, one per payment
@@ -16,7 +16,7 @@ runs); this is the same computation arranged for one pass over the payments per 
    and the type of the last counted month is the first type whose integer has that bit.
 
 The month's columns then go through the same decision and wording as the reference
-(:func:`saqta.mshi.status_sql.decision_sql`), so the two give identical rows; the tests compare them
+(:func:`._sql.decision_sql`), so the two give identical rows; the tests compare them
 on random persons, payments, refunds and rules.
 """
 
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 from saqta.core.periods import Month
 from saqta.mshi.schema import PAYMENT_TYPES
-from saqta.mshi.status_rules import StatusRules
-from saqta.mshi.status_sql import (
+from saqta.mshi.status._rules import StatusRules
+from saqta.mshi.status._sql import (
     DUCKDB,
     Span,
     category_columns,

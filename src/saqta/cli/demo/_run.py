@@ -16,15 +16,15 @@ import pyarrow.parquet as pq
 from rich.table import Table
 
 from saqta import __version__
-from saqta.cli.app import show_calibration, show_counts
-from saqta.cli.common import console, progress_bar
+from saqta.cli.common import console, progress_bar, seconds_since_process_start
+from saqta.cli.synth_view import show_calibration, show_counts
 from saqta.core.calendar import kazakhstan_calendar
 from saqta.core.errors import StoreError
 from saqta.core.iin import iin_problem, parse_iin
 from saqta.core.periods import Month
 from saqta.core.reference import regions
 from saqta.core.rules import load_rules
-from saqta.settings import get_settings
+from saqta.core.settings import get_settings
 
 MARKER = ".saqta-demo"
 
@@ -162,7 +162,7 @@ def run_demo(out: Path, scale: float, seed: int) -> None:
     engine.dispose()
 
     _step("6. Social health insurance: contributions, status, reports, eligibility")
-    from saqta.demo_mshi import run_mshi_demo
+    from saqta.cli.demo._mshi import run_mshi_demo
     from saqta.store.lake import FactsLake
 
     lake = FactsLake(settings.lake_dir or out / "lake")
@@ -171,14 +171,18 @@ def run_demo(out: Path, scale: float, seed: int) -> None:
     engine.dispose()
 
     _step("7. Prudential reporting: three branches over a year, branch and regulator")
-    from saqta.demo_prudential import run_prudential_demo
+    from saqta.cli.demo._prudential import run_prudential_demo
 
     engine = make_engine(url)
     run_prudential_demo(out / "prudential", engine, seed)
     engine.dispose()
 
     _step("Summary")
-    console.print(f"demo finished in {time.perf_counter() - started:.1f} s; outputs in {out}:")
+    steps = time.perf_counter() - started
+    console.print(
+        f"demo finished in {seconds_since_process_start():.1f} s from the start of the process "
+        f"({steps:.1f} s in the steps above); outputs in {out}:"
+    )
     for name, what in (
         ("country/", "the synthetic country (Parquet) and calibration.json"),
         ("saqta.db", "the system of record (SQLite), unless SAQTA_DATABASE_URL is set"),

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from saqta.core.errors import InputError
 from saqta.core.money import round_tiyn, to_money
-from saqta.mshi.importing import lake_commits
+from saqta.mshi.intake import lake_commits
 from saqta.mshi.models import Refund, RefundEvent, RefundStatus
 from saqta.mshi.schema import PAYMENT_OUTFLOWS
 from saqta.store.db import session_scope

@@ -10,7 +10,7 @@ ignored):
   :data:`saqta.mshi.schema.STATE_CATEGORIES`), ``valid_from``, ``valid_to`` (inclusive,
   optional) → lake dataset ``state_categories``.
 
-Both follow the import discipline of :mod:`saqta.mshi.importing` (one file one transaction,
+Both follow the import discipline of :mod:`saqta.mshi.intake._files` (one file one transaction,
 SHA-256 idempotence, quarantine, reconciled counts). Each import gets the next ``loaded_seq``; a
 re-import of a changed person adds a newer row, and readers take each person's row with the
 highest ``loaded_seq``. For state categories, the periods of a person are those of the highest
@@ -42,23 +42,21 @@ from sqlalchemy import Engine
 
 from saqta.core.errors import InputError
 from saqta.core.reference import regions
-from saqta.mshi.checks import (
-    check_iins,
-    iin_birth_dates,
-    iin_numbers,
-    iin_sex,
-    sorted_member,
-    to_numpy_bool,
-)
-from saqta.mshi.importing import (
+from saqta.mshi.intake import (
     Batch,
     FieldSpec,
     Importer,
     ImportResult,
     Progress,
     Validator,
-    _csv_header,
-    _file_format,
+    check_iins,
+    csv_header,
+    file_format,
+    iin_birth_dates,
+    iin_numbers,
+    iin_sex,
+    sorted_member,
+    to_numpy_bool,
 )
 from saqta.mshi.models import ImportKind
 from saqta.mshi.schema import STATE_CATEGORIES
@@ -322,9 +320,9 @@ class StateCategoriesValidator(_RegisterValidator):
 
 
 def _columns_of(path: Path) -> list[str]:
-    if _file_format(path) == "parquet":
+    if file_format(path) == "parquet":
         return list(pq.read_schema(path).names)
-    return _csv_header(path)
+    return csv_header(path)
 
 
 def register_files(paths: Iterable[Path | str]) -> list[tuple[Path, ImportKind]]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from saqta.core.periods import Month
 from saqta.mshi.schema import PAYMENT_TYPES
-from saqta.mshi.status_rules import StatusRules
+from saqta.mshi.status._rules import StatusRules
 
 __all__ = [
     "DUCKDB",

@@ -4,7 +4,7 @@ Each report is one set of DuckDB SQL queries over the facts lake (datasets of
 :mod:`saqta.mshi.schema`) and, for coverage, over the status results of the engine
 (``<lake>/derived/status/month=YYYY-MM-01/``). They return typed, frozen results; money is
 ``Decimal`` and every count is exact. Rendering (console, CSV, XLSX, JSON, chart) lives in
-:mod:`saqta.mshi.report_render`.
+:mod:`saqta.mshi.reports._render`.
 
 Definitions (worked out from the published 2022 figures; see ``docs/mshi-reports.md``):
 

@@ -1,5 +1,5 @@
 """The same month's status computed in PostgreSQL 15, with the same rules and the same SQL
-(:mod:`saqta.mshi.status_sql`, PostgreSQL dialect): the incumbent architecture of national
+(:mod:`saqta.mshi.status._sql`, PostgreSQL dialect): the incumbent architecture of national
 systems, side by side with DuckDB over the lake.
 
 :func:`load_month_inputs` copies what one month needs from the lake into plain tables
@@ -28,8 +28,8 @@ from saqta.mshi.schema import (
     STATE_CATEGORY_PERIODS,
     STATUS,
 )
-from saqta.mshi.status import _payment_files, _read, spans
-from saqta.mshi.status_sql import POSTGRES, Sources, month_sql, setup_sql
+from saqta.mshi.status._engine import _payment_files, _read, spans
+from saqta.mshi.status._sql import POSTGRES, Sources, month_sql, setup_sql
 from saqta.store.lake import FactsLake
 
 __all__ = [

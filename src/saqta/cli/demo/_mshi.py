@@ -36,7 +36,7 @@ def run_mshi_demo(country: Path, engine: Engine, lake: FactsLake, out: Path) -> 
 
 
 def _import(country: Path, engine: Engine, lake: FactsLake) -> dict[str, int]:
-    from saqta.mshi.ingest import import_payments, import_synth
+    from saqta.mshi.contributions import import_payments, import_synth
 
     console.rule("[bold]6a. Import: the register of persons and a year of payments")
     results = import_synth(engine, lake, country)
@@ -71,10 +71,10 @@ def _import(country: Path, engine: Engine, lake: FactsLake) -> dict[str, int]:
 
 def _obligations_and_refund(country: Path, engine: Engine, lake: FactsLake, out: Path) -> None:
     from saqta.core.rules import load_rules
-    from saqta.mshi.obligations import obligation
-    from saqta.mshi.refunds import (
+    from saqta.mshi.contributions import (
         approve_refund,
         check_refund,
+        obligation,
         pay_refund,
         refund_history,
         request_refund,
@@ -130,8 +130,13 @@ def _status(engine: Engine, lake: FactsLake) -> dict[str, Any]:
 
 
 def _reports(engine: Engine, lake: FactsLake, out: Path) -> list[str]:
-    from saqta.mshi.report_render import coverage_document, print_document, write_all
-    from saqta.mshi.reports import attach_run_records, coverage_report
+    from saqta.mshi.reports import (
+        attach_run_records,
+        coverage_document,
+        coverage_report,
+        print_document,
+        write_all,
+    )
 
     console.rule("[bold]6d. Reports: coverage (Table 2), collections, payment frequency")
     coverage = coverage_report(lake.root, YEAR)

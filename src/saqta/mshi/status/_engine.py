@@ -3,9 +3,9 @@ what would change the answer.
 
 Rules: ``rules/mshi/status.yaml`` (look-back window, paid months needed, survival after payments
 stop, whether a payment counts from its period or its receipt, which payment types count) and the
-self-payer prepayment rule of ``rules/mshi/contributions.yaml``; see :mod:`saqta.mshi.status_rules`
-for the rule, :mod:`saqta.mshi.status_bits` for how DuckDB applies it (months as bits, over the
-compact payments of :mod:`saqta.mshi.status_paid`) and :mod:`saqta.mshi.status_sql` for the
+self-payer prepayment rule of ``rules/mshi/contributions.yaml``; see :mod:`saqta.mshi.status._rules`
+for the rule, :mod:`saqta.mshi.status._bits` for how DuckDB applies it (months as bits, over the
+compact payments of :mod:`saqta.mshi.contributions._paid`) and :mod:`saqta.mshi.status._sql` for the
 reference SQL (PostgreSQL, and DuckDB with ``formulation="sql"``).
 
 Decisions (documented in the package documentation of the status engine):
@@ -54,11 +54,11 @@ import pyarrow.parquet as pq
 from saqta.core.errors import InputError, StoreError
 from saqta.core.periods import Month
 from saqta.core.rules import RuleSet, load_rules
+from saqta.mshi.contributions import hashed_outflows, paid_files
 from saqta.mshi.schema import STATUS
-from saqta.mshi.status_bits import BitSources, bit_spans, month_bits_sql, setup_bits_sql
-from saqta.mshi.status_paid import hashed_outflows, paid_files
-from saqta.mshi.status_rules import StatusRules, status_rules
-from saqta.mshi.status_sql import DUCKDB, Sources, Span, month_sql, setup_sql, sql_date
+from saqta.mshi.status._bits import BitSources, bit_spans, month_bits_sql, setup_bits_sql
+from saqta.mshi.status._rules import StatusRules, status_rules
+from saqta.mshi.status._sql import DUCKDB, Sources, Span, month_sql, setup_sql, sql_date
 from saqta.store.lake import FactsLake
 
 __all__ = [
@@ -189,8 +189,8 @@ def _bit_sources(lake: FactsLake, span: Span, selected: bool, refunds: str | Non
 
 
 FORMULATIONS = ("bits", "sql")
-"""``bits``: :mod:`saqta.mshi.status_bits` (the default); ``sql``: the reference SQL of
-:mod:`saqta.mshi.status_sql`, also used for a span whose windows do not fit the bits."""
+"""``bits``: :mod:`saqta.mshi.status._bits` (the default); ``sql``: the reference SQL of
+:mod:`saqta.mshi.status._sql`, also used for a span whose windows do not fit the bits."""
 
 
 MonthQuery = Callable[[Month, int], str]

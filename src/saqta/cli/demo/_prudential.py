@@ -29,9 +29,9 @@ def run_prudential_demo(out: Path, engine: Engine, seed: int) -> dict[str, Any]:
     from saqta.cli.regulator import ratio_text
     from saqta.prudential.compute import compute
     from saqta.prudential.loaders import load_inputs
+    from saqta.prudential.outputs import write_outputs
     from saqta.prudential.reference import layout
     from saqta.prudential.regulator import overview, replay_filing_script, series
-    from saqta.prudential.rendering import write_outputs
     from saqta.prudential.sample import generate_samples, load_script, write_samples
     from saqta.store.db import session_scope
 

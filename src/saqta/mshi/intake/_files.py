@@ -43,7 +43,7 @@ from sqlalchemy import Engine, func, insert, select
 import saqta
 from saqta.core.errors import InputError, Problem, SaqtaError, StoreError
 from saqta.core.rules import load_rules
-from saqta.mshi.checks import QUARANTINE_SCHEMA, Problems, to_numpy_bool
+from saqta.mshi.intake._checks import QUARANTINE_SCHEMA, Problems, to_numpy_bool
 from saqta.mshi.models import ImportedFile, ImportKind, QuarantinedRow
 from saqta.store.db import session_scope
 from saqta.store.lake import FactsLake, LakeTransaction
@@ -176,7 +176,7 @@ def sha256_of(path: Path) -> str:
 # Reading
 
 
-def _file_format(path: Path) -> Literal["csv", "parquet"]:
+def file_format(path: Path) -> Literal["csv", "parquet"]:
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
         return "parquet"
@@ -185,7 +185,7 @@ def _file_format(path: Path) -> Literal["csv", "parquet"]:
     raise InputError("unknown file type: use .csv or .parquet", where=str(path))
 
 
-def _csv_header(path: Path) -> list[str]:
+def csv_header(path: Path) -> list[str]:
     with path.open("r", encoding="utf-8-sig", newline="") as handle:
         try:
             return next(csv.reader(handle))
@@ -219,7 +219,7 @@ def read_batches(
     ``invalid_out`` as quarantine entries (field ``(row)``, reason ``schema``) and skipped; row
     numbers stay those of the file's data rows."""
     names = [spec.name for spec in fields]
-    if _file_format(path) == "parquet":
+    if file_format(path) == "parquet":
         try:
             parquet = pq.ParquetFile(path)
         except (OSError, pa.ArrowException) as exc:
@@ -243,7 +243,7 @@ def read_batches(
 
         return parquet.metadata.num_rows, parquet_batches()
 
-    header = _csv_header(path)
+    header = csv_header(path)
     _check_columns(path, header, fields)
     invalid: list[tuple[int, str]] = []
 

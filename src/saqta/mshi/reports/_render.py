@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from saqta.core.errors import InputError
 from saqta.core.reference import regions
-from saqta.mshi.reports import (
+from saqta.mshi.reports._tables import (
     COVERAGE_PRIORITY,
     SOURCES,
     CollectionsReport,
@@ -324,7 +324,7 @@ def collections_document(report: CollectionsReport) -> Document:
         Column("employee_months", "Employee-months", "int"),
         Column("average_deduction", "Average deduction, ₸", "money"),
     ]
-    from saqta.mshi.reports import PUBLISHED_REGION_RECEIPT_SHARES
+    from saqta.mshi.reports._tables import PUBLISHED_REGION_RECEIPT_SHARES
 
     region_rows = []
     for region in report.regions:
@@ -694,7 +694,7 @@ def write_all(
     system of record) the provenance includes each status run's audit record."""
     import dataclasses
 
-    from saqta.mshi.reports import (
+    from saqta.mshi.reports._tables import (
         attach_run_records,
         collections_report,
         coverage_report,

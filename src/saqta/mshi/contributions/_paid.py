@@ -13,7 +13,7 @@ column        type        from
 ``type_rank`` TINYINT     the place of ``payment_type`` in ``PAYMENT_TYPES`` (from 0)
 ``amount``    DECIMAL     ``amount``
 ``paid_on``   DATE        ``payment_date``
-``ref_hash``  BIGINT      :func:`~saqta.mshi.ingest.reference_hashes` of ``reference``
+``ref_hash``  BIGINT      :func:`._hashes.reference_hashes` of ``reference``
 ============  ==========  ======================================================================
 
 Lake files are never rewritten, so a derived file, named after its payments file, stays valid;
@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from saqta.core.errors import StoreError
-from saqta.mshi.ingest import reference_hashes
+from saqta.mshi.contributions._hashes import reference_hashes
 from saqta.mshi.schema import PAYMENT_TYPES
 from saqta.store.lake import FactsLake
 
