@@ -326,14 +326,15 @@ def test_saqta_serve_answers_over_loopback(sample, tmp_path, workers):
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while True:
             try:
                 health = httpx.get(f"{url}/health", timeout=2)
                 break
             except httpx.TransportError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"saqta serve did not start: {server.communicate()[1]}")
+                    server.kill()  # workers hold stderr open: never wait on them
+                    pytest.fail(f"saqta serve did not start: {server.communicate(timeout=30)[1]}")
                 time.sleep(0.1)
         assert health.json()["index"]["persons"] == 9
         with httpx.Client(base_url=url) as http:
@@ -358,8 +359,8 @@ def test_saqta_serve_answers_over_loopback(sample, tmp_path, workers):
             )
     finally:
         server.terminate()
-        server.wait(timeout=20)
-    assert "eligibility index" in (server.stderr.read() if server.stderr else "")
+        _, errors = server.communicate(timeout=60)
+    assert "eligibility index" in errors
     # A clean shutdown wrote every queued audit record (the FHIR check audits the pensioner).
     audited = query_audit(engine)
     assert len(audited) == 4

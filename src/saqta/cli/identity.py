@@ -52,11 +52,13 @@ def session_file() -> Path:
 
 @contextmanager
 def access_control() -> Iterator[AccessControl]:
-    """Access control for one command: audit records written at once."""
+    """Access control for one command (the system of record migrated to the newest schema, a
+    no-op when it already is); audit records written at once."""
     from saqta.core.settings import get_settings
-    from saqta.store.db import make_engine
+    from saqta.store.db import make_engine, upgrade
 
     engine = make_engine()
+    upgrade(engine)
     control = AccessControl(engine, AccessSettings.of(get_settings()), audit_async=False)
     try:
         yield control
