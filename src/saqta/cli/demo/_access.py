@@ -29,8 +29,11 @@ PROVIDER_BIN = "100140011059"
 def run_access_demo(engine: Engine, lake: FactsLake, out: Path, settings: Any) -> dict[str, Any]:
     """Create users and clients on ``engine``, ask the API as each, and show the audit."""
     import secrets
+    import warnings
 
-    from fastapi.testclient import TestClient
+    with warnings.catch_warnings():  # Starlette's note about its test client's HTTP library
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from fastapi.testclient import TestClient
 
     from saqta.access import (
         AccessControl,
