@@ -19,6 +19,8 @@ permission, 429 (with ``Retry-After``) past the rate limit.
   own branch's filed versions, the regulator every branch's.
 - ``POST /v1/audit/query``: the audit log ("who looked at this person?"), for administrators.
 - ``POST /oauth/token``, ``GET /health`` and the documentation are public.
+- ``GET /docs``, ``GET /redoc``: the documentation pages, with their assets served from Saqta
+  itself (:mod:`saqta.api.docs`).
 
 Every eligibility question is audited (who, when, interface, IIN, outcome).
 """
@@ -49,7 +51,7 @@ from saqta.access import (
     install_iin_masking,
     query_audit,
 )
-from saqta.api import fhir
+from saqta.api import docs, fhir, schemas
 from saqta.api.security import denied_response, public, require, token_endpoint
 from saqta.mshi.eligibility import (
     Eligibility,
@@ -374,7 +376,10 @@ def create_app(
             "documentation needs `Authorization: Bearer <token>` (see `x-permission` on each "
             "operation); providers get a minimal answer."
         ),
+        docs_url=None,
+        redoc_url=None,
     )
+    docs.install(app)
     app.state.index = opened
     app.state.access = control
     app.add_exception_handler(AccessDenied, lambda _r, exc: denied_response(exc))
@@ -408,7 +413,16 @@ def create_app(
             "requestBody": {
                 "required": True,
                 "content": {
-                    "application/json": {"schema": EligibilityQuestion.model_json_schema()}
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["iin"],
+                            "properties": {
+                                "iin": schemas.IIN_SCHEMA,
+                                "date": schemas.DATE_SCHEMA,
+                            },
+                        }
+                    }
                 },
             },
         },
@@ -432,11 +446,11 @@ def create_app(
         openapi_extra=permission_extra(Permission.ELIGIBILITY_CHECK),
     )
     async def eligibility_get(
-        iin: str,
+        iin: schemas.IinPath,
         who: Annotated[Identity, Depends(CHECK)],
-        date: str | None = Query(
-            None, description="YYYY-MM-DD; default today in Kazakhstan", examples=["2022-06-15"]
-        ),
+        date: Annotated[
+            schemas.OptionalDate, Query(description="YYYY-MM-DD; default today in Kazakhstan")
+        ] = None,
     ) -> Response:
         status, content = answer(control, opened, who, iin, date)
         return JSONResponse(content, status_code=status, headers=DEPRECATION_HEADERS)
@@ -449,36 +463,23 @@ def create_app(
         responses={
             200: {
                 "description": "A CoverageEligibilityResponse (minimal for providers)",
-                "content": {fhir.FHIR_JSON: {"schema": {"type": "object"}}},
+                "content": {fhir.FHIR_JSON: {"schema": schemas.FHIR_RESPONSE_SCHEMA}},
             },
-            400: {"description": "OperationOutcome: not a valid request, invalid IIN or date"},
-            401: {"description": "OperationOutcome: no valid access token"},
-            403: {"description": "OperationOutcome: the role lacks the permission"},
-            404: {"description": "OperationOutcome: the IIN is not in the register"},
-            422: {"description": "OperationOutcome: no status computed for the date's month"},
-            429: {"description": "OperationOutcome: rate limit; see Retry-After"},
+            400: schemas.fhir_outcome("Not a valid request, or an invalid IIN or date"),
+            401: schemas.fhir_outcome("No valid access token"),
+            403: schemas.fhir_outcome("The role lacks the permission"),
+            404: schemas.fhir_outcome(
+                "The IIN is not in the register (only for roles with register access)"
+            ),
+            422: schemas.fhir_outcome("No status computed for the date's month"),
+            429: schemas.fhir_outcome("Rate limit; see Retry-After"),
         },
         openapi_extra={
             **permission_extra(Permission.ELIGIBILITY_CHECK),
             "requestBody": {
                 "required": True,
-                "content": {
-                    fhir.FHIR_JSON: {
-                        "schema": {"type": "object"},
-                        "example": {
-                            "resourceType": "CoverageEligibilityRequest",
-                            "status": "active",
-                            "purpose": ["validation"],
-                            "patient": {
-                                "identifier": {"system": fhir.IIN_SYSTEM, "value": "900101300017"}
-                            },
-                            "servicedDate": "2022-06-15",
-                            "created": "2022-06-15",
-                            "insurer": {"display": fhir.INSURER_DISPLAY},
-                        },
-                    }
-                },
-            },
+                "content": schemas.fhir_body(schemas.FHIR_REQUEST_SCHEMA),
+            }
         },
     )
     async def fhir_check(

@@ -34,8 +34,11 @@ from saqta.access import (
 
 log = logging.getLogger("saqta.api.access")
 
-DOCUMENTATION_ROUTES = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
-"""FastAPI's own documentation routes: public (they describe the API, they hold no data)."""
+def documentation_routes(app: Any) -> frozenset[str]:
+    """The documentation's routes (OpenAPI document, pages, assets): public, they hold no data."""
+    from saqta.api import docs
+
+    return docs.routes(app) | {app.openapi_url}
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /oauth/token")
 
