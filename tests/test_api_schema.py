@@ -138,13 +138,35 @@ def api_schema(sample_server: tuple[str, SampleLake], api_headers: dict[str, str
 def _operations(api_schema: BaseSchema) -> list[APIOperation]:
     operations = [result.ok() for result in api_schema.get_all_operations()]
     labels = {operation.label for operation in operations}
-    assert EXERCISED <= labels
+    assert labels >= EXERCISED
     return operations
 
 
 def _has_inputs(operation: APIOperation) -> bool:
     parameters = (operation.path_parameters, operation.query, operation.headers, operation.cookies)
     return any(len(values) > 0 for values in parameters) or len(operation.body) > 0
+
+
+def _check(
+    operation: APIOperation,
+    mode: GenerationMode,
+    url: str,
+    headers: dict[str, str],
+    checks: list[CheckFunction],
+) -> None:
+    """Run ``checks`` on generated requests of one operation."""
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case: Case) -> None:
+        case.call_and_validate(base_url=url, headers=headers, checks=checks, timeout=10)
+
+    run()
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
@@ -162,17 +184,7 @@ def test_the_server_keeps_the_schema(
             else NEGATIVE_CHECKS
         )
 
-        @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        def run(case: Case) -> None:
-            case.call_and_validate(base_url=url, headers=api_headers, checks=checks, timeout=10)
-
-        run()
+        _check(operation, mode, url, api_headers, checks)
 
 
 def test_known_persons_get_answers_that_keep_the_schema(
