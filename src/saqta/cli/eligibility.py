@@ -196,11 +196,14 @@ def serve(
     from saqta.access import uvicorn_log_config
     from saqta.api.app import INDEX_ENVIRONMENT, create_asgi, default_access
     from saqta.mshi.eligibility import open_index
-    from saqta.store.db import describe
+    from saqta.store.db import describe, make_engine, upgrade
 
     started = time.perf_counter()
     opened = open_index(_index_root(index), preload=preload)
     info = opened.info
+    store = make_engine()
+    upgrade(store)  # access control's tables (a no-op when the schema is current)
+    store.dispose()
     access = default_access()  # checks the token key and the store before listening
     err_console.print(
         f"eligibility index {info.path}: {info.persons:,} persons, months {opened.coverage}, "
