@@ -1,7 +1,7 @@
 """MSHI: retries of quarantined rows (``mshi_retries``) and the quarantine's history columns.
 
 Revision ID: 0005_formats
-Revises: 0003
+Revises: 0004_access
 
 Written by hand, every constraint named explicitly (see 0001). SQLite cannot add a foreign key
 to an existing table, so the quarantine's columns are added in batch mode (the table is copied
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0005_formats"
-down_revision: str | Sequence[str] | None = "0003"
+down_revision: str | Sequence[str] | None = "0004_access"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
