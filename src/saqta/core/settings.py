@@ -7,7 +7,9 @@ Values come from the environment (prefix ``SAQTA_``) or a ``.env`` file in the w
   A PostgreSQL URL (``postgresql+psycopg://user@host:port/db``) switches to PostgreSQL;
 - ``SAQTA_LAKE_DIR``: the facts lake (default ``SAQTA_HOME/lake``);
 - ``SAQTA_RULES_OVERRIDES``: an optional folder of rule files that the Fund or a branch maintains;
-  its values take precedence over the shipped ones for the same parameter.
+  its values take precedence over the shipped ones for the same parameter;
+- ``SAQTA_ELIGIBILITY_INDEX_KEEP``: how many eligibility index builds to keep (default 3; the
+  current one is never deleted, older ones beyond this number are).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL of the record store")
     lake_dir: Path | None = Field(default=None, description="Root folder of the facts lake")
     rules_overrides: Path | None = Field(default=None, description="Folder of overriding rules")
+    eligibility_index_keep: int = Field(
+        default=3, ge=1, description="Eligibility index builds kept (the current one included)"
+    )
 
     @field_validator("database_url", "lake_dir", "rules_overrides", mode="before")
     @classmethod
