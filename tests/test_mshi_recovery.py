@@ -10,8 +10,6 @@ uncommitted one, the counts reconciled, no run left running, no temporary folder
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 import os
 import random
 import signal
@@ -25,7 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
-from saqta.core.iin import Sex, make_iin
+from lake_samples import PEOPLE, payments_file, persons_file
 from saqta.mshi.contributions import approve_refund, check_refund, request_refund
 from saqta.mshi.models import ImportedFile, ImportKind, RefundEvent, RefundStatus
 from saqta.store.db import make_engine, session_scope, upgrade
@@ -33,63 +31,6 @@ from saqta.store.lake import FactsLake
 from saqta.store.models import Run, RunStatus
 
 SAQTA = str(Path(sys.executable).with_name("saqta"))
-EMPLOYER = "990140000126"
-
-
-def _iin(birth: dt.date, serial: int) -> str:
-    while (value := make_iin(birth, Sex.FEMALE if serial % 2 else Sex.MALE, serial)) is None:
-        serial += 1
-    return value
-
-
-PEOPLE = [_iin(dt.date(1960 + n % 40, 1 + n % 12, 1 + n % 28), 100 + n) for n in range(40)]
-
-
-def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
-def persons_file(folder: Path, people: list[str] = PEOPLE, name: str = "persons.csv") -> Path:
-    rows = []
-    for iin in people:
-        birth = dt.date(int(iin[:2]) + 1900, int(iin[2:4]), int(iin[4:6]))
-        sex = "M" if iin[6] in "35" else "F"
-        rows.append([iin, sex, birth.isoformat(), "ALA", "true", "", ""])
-    header = ["iin", "sex", "birth_date", "region", "urban", "attached_provider_id", "death_date"]
-    return _write_csv(folder / name, header, rows)
-
-
-def payments_file(folder: Path, name: str, prefix: str, rows_per_person: int = 6) -> Path:
-    """Payments for January to June 2022 of every person: one file per month partition."""
-    rows = []
-    for n, iin in enumerate(PEOPLE):
-        for k in range(rows_per_person):
-            month = 1 + k % 6
-            rows.append(
-                [
-                    f"{prefix}-{n}-{k}",
-                    EMPLOYER,
-                    iin,
-                    "employer_deduction",
-                    f"2022-{month:02d}",
-                    "4250.00",
-                    f"2022-{month:02d}-20",
-                ]
-            )
-    header = [
-        "reference",
-        "payer_id",
-        "person_iin",
-        "payment_type",
-        "period",
-        "amount",
-        "payment_date",
-    ]
-    return _write_csv(folder / name, header, rows)
 
 
 class World:
@@ -421,10 +362,14 @@ def test_only_the_newest_index_builds_are_kept_and_never_the_current_one(
     finally:
         get_settings.cache_clear()
     assert [p.name for p in root.iterdir() if p.is_dir()] == [Path(last.path).name]
-    # the current build survives even when it is not among the newest (a build elsewhere)
-    (root / "CURRENT").write_text(Path(last.path).name + "\n")
-    build_index(world.lake.root, root / "other", engine=world.engine, keep_builds=1)
-    assert Path(last.path).is_dir()
+    # the build CURRENT names survives even when it is not among the newest ones
+    from saqta.mshi.eligibility._index import _prune
+
+    older = root / "20200101T000000Z-0000abcd"
+    older.mkdir()
+    (root / "CURRENT").write_text(older.name + "\n")
+    assert _prune(root, 1) == []  # the newest is kept, and so is the current one
+    assert older.is_dir() and Path(last.path).is_dir()
 
 
 def test_the_index_keep_setting_is_read_from_the_environment(
@@ -448,21 +393,23 @@ def test_a_reader_without_write_access_refuses_a_lake_with_an_unfinished_transac
     world: World,
 ) -> None:
     from saqta.core.errors import StoreError
+    from saqta.core.periods import Month
     from saqta.mshi.intake import settle_lake
+    from saqta.mshi.status._engine import read_status
 
     _with_persons(world)
     path = payments_file(world.root, "payments.csv", "P")
     world.killed("payments", "import", str(path), crash_at="import.committed")
+    # The lock file cannot be opened for writing (as on a read-only copy of the lake; a folder
+    # in its place makes opening it fail the same way, whoever runs the test).
     lock = world.lake.root / ".writer.lock"
     lock.unlink()
-    world.lake.root.chmod(0o555)
-    try:
-        if os.access(world.lake.root, os.W_OK):
-            pytest.skip("running as a user who can write anywhere")
-        with pytest.raises(StoreError, match="unfinished transaction"):
-            settle_lake(world.lake.root, world.engine)
-    finally:
-        world.lake.root.chmod(0o755)
+    lock.mkdir()
+    with pytest.raises(StoreError, match="unfinished transaction"):
+        settle_lake(world.lake.root, world.engine)
+    with pytest.raises(StoreError, match="unfinished transaction"):
+        read_status(world.lake.root, Month(2022, 7))
+    lock.rmdir()
     settle_lake(world.lake.root, world.engine)
     world.consistent()
     assert world.rows("payments") == len(PEOPLE) * 6

@@ -54,6 +54,7 @@ _LOCK_FILE = ".writer.lock"
 _TRANSACTIONS = "_transactions"
 _RUNS = "_runs"
 _KEPT_TEMP = ".tmp-duckdb"  # DuckDB's spill folder, used by readers that hold no lock
+_GLOB_CHARACTERS = "*?[]{}\\"  # read by DuckDB as a file pattern
 
 # The writer lock is re-entrant within a thread: a writer that holds it may call code that takes
 # it again (flock on a second descriptor of the same file would wait for itself).
@@ -292,43 +293,46 @@ class FactsLake:
         metadata = dict(table.schema.metadata or {})
         metadata[_PARTITION_KEY] = json.dumps(list(partition_types.items())).encode()
 
-        temp = self._make_temp_folder()
-        written: list[Path] = []
-        try:
-            staged: list[tuple[Path, Path]] = []
-            for key, part in self._split(table, list(partition_types)):
-                if _NULL_PARTITION in key:
-                    raise StoreError(
-                        f"the partition value {_NULL_PARTITION} is reserved for empty values",
-                        where=f"facts lake {self.root}, dataset {dataset}",
+        with self.lock():  # recovery (under the lock) deletes staging folders
+            temp = self._make_temp_folder()
+            written: list[Path] = []
+            try:
+                staged: list[tuple[Path, Path]] = []
+                for key, part in self._split(table, list(partition_types)):
+                    if _NULL_PARTITION in key:
+                        raise StoreError(
+                            f"the partition value {_NULL_PARTITION} is reserved for empty values",
+                            where=f"facts lake {self.root}, dataset {dataset}",
+                        )
+                    name = f"part-{uuid.uuid4()}.parquet"
+                    target = folder.joinpath(
+                        *(
+                            f"{column}={_segment(value)}"
+                            for column, value in zip(partition_types, key, strict=True)
+                        ),
+                        name,
                     )
-                name = f"part-{uuid.uuid4()}.parquet"
-                target = folder.joinpath(
-                    *(
-                        f"{column}={_segment(value)}"
-                        for column, value in zip(partition_types, key, strict=True)
-                    ),
-                    name,
-                )
-                source = temp / name
-                with source.open("wb") as sink:
-                    pq.write_table(part.replace_schema_metadata(metadata), sink, compression="zstd")
-                    sink.flush()
-                    os.fsync(sink.fileno())
-                staged.append((source, target))
-            for source, target in staged:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if target.exists():  # a uuid4 never repeats; never overwrite anyway
-                    raise StoreError(f"refusing to overwrite {target}")
-                os.replace(source, target)
-                written.append(target)
-                _fsync_folder(target.parent)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot write in the facts lake folder {self.root}: {_os_reason(exc)}"
-            ) from exc
-        finally:
-            shutil.rmtree(temp, ignore_errors=True)
+                    source = temp / name
+                    with source.open("wb") as sink:
+                        pq.write_table(
+                            part.replace_schema_metadata(metadata), sink, compression="zstd"
+                        )
+                        sink.flush()
+                        os.fsync(sink.fileno())
+                    staged.append((source, target))
+                for source, target in staged:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    if target.exists():  # a uuid4 never repeats; never overwrite anyway
+                        raise StoreError(f"refusing to overwrite {target}")
+                    os.replace(source, target)
+                    written.append(target)
+                    _fsync_folder(target.parent)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot write in the facts lake folder {self.root}: {_os_reason(exc)}"
+                ) from exc
+            finally:
+                shutil.rmtree(temp, ignore_errors=True)
         return written
 
     # ----------------------------------------------------------------------------------------
@@ -339,7 +343,14 @@ class FactsLake:
         files = self.files(dataset)
         if not files:
             return None
-        pattern = (self.root / dataset).as_posix() + "/**/*.parquet"
+        folder = (self.root / dataset).as_posix()
+        if any(character in folder for character in _GLOB_CHARACTERS):
+            raise StoreError(
+                "the lake folder's path holds one of * ? [ ] { } \\, which DuckDB reads as a "
+                "file pattern: move the lake to a folder without them",
+                where=f"facts lake {self.root}",
+            )
+        pattern = folder + "/**/*.parquet"
         options = ["hive_partitioning = true", "union_by_name = true"]
         partitions = self._partitioning(files[0])
         if partitions:
