@@ -569,7 +569,9 @@ def _paid_for_sql(source: _Source) -> str:
     first, last = source.first.isoformat(), source.last.isoformat()
     kinds = [kind for _, _, group in COVERAGE_PRIORITY for kind in group]
     sums = ",\n".join(
-        f"sum(amount) FILTER (WHERE payment_type = '{kind}') AS paid_{kind}" for kind in kinds
+        f"sum(amount) FILTER (WHERE payment_type = {sql_literal(kind)}) "
+        f"AS {sql_identifier('paid_' + kind)}"
+        for kind in kinds
     )
     cases = "\n".join(
         "WHEN " + " OR ".join(f"paid_{kind} > 0" for kind in group) + f" THEN {index}"
@@ -876,7 +878,9 @@ def collections_report(
     with _open(lake_root, year) as source:
         pay_filter, refund_filter = _basis_filters(source, basis)
         kind_to_source = ", ".join(
-            f"('{kind}', '{key}')" for key, _, kinds in SOURCES for kind in kinds
+            f"({sql_literal(kind)}, {sql_literal(key)})"
+            for key, _, kinds in SOURCES
+            for kind in kinds
         )
         rows = source.execute(
             f"""

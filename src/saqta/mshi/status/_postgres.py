@@ -89,7 +89,7 @@ def load_month_inputs(
     low, high = span.period_range
     index = "(year(period) * 12 + month(period) - 1)"
     period_filter = f"{index} <= {high}" + (f" AND {index} >= {low}" if low is not None else "")
-    types = ", ".join(f"'{t}'" for t in sorted({*r.payment_types, "self_payer"}))
+    types = ", ".join(sql_literal(t) for t in sorted({*r.payment_types, "self_payer"}))
     queries = {
         "persons": (_read(lake.files("persons")), ""),
         "state_categories": (
