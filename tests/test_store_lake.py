@@ -450,3 +450,7 @@ def test_settle_leaves_a_live_writers_uncommitted_work_alone_and_recovers_a_dead
     assert done["runs"] == ["42"] and interrupted == [[42]]
     assert lake.count("contributions") == 3
     assert not lake.needs_recovery()
+    # a run of this very process is going, not interrupted
+    with lake.lock(), lake.run_marker(43):
+        assert lake.recover(lambda txid: False, interrupted.append)["runs"] == []
+    assert interrupted == [[42]]

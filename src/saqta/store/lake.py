@@ -530,6 +530,14 @@ class FactsLake:
             return []
         return sorted(int(path.stem) for path in folder.glob("*.json") if path.stem.isdigit())
 
+    def _own_run(self, run_id: int) -> bool:
+        """Whether a run marker belongs to this process (a run still going here)."""
+        try:
+            record = json.loads((self._runs_folder() / f"{run_id}.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return bool(record.get("pid") == os.getpid())
+
     # ----------------------------------------------------------------------------------------
     # Recovery
 
@@ -584,7 +592,7 @@ class FactsLake:
         for folder in self._leftover_folders():
             shutil.rmtree(folder, ignore_errors=True)
             done["rolled_back"].append(folder.name.removeprefix(_TEMP_PREFIX))
-        runs = self.interrupted_runs()
+        runs = [run_id for run_id in self.interrupted_runs() if not self._own_run(run_id)]
         if runs and interrupted is not None:
             interrupted(runs)
             for run_id in runs:

@@ -67,6 +67,7 @@ def _actor(by: str) -> str:
 
 def find_payment(lake: FactsLake, reference: str) -> dict[str, object]:
     """The accepted payment with this reference; :class:`InputError` if there is none."""
+    settle_lake(lake)
     if "payments" not in lake.datasets():
         raise InputError(
             "no payment with this reference was accepted", where=f"payment {reference!r}"
