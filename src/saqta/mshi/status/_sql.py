@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from saqta.core.periods import Month
 from saqta.mshi.schema import PAYMENT_TYPES
 from saqta.mshi.status._rules import StatusRules
+from saqta.store.sql import sql_literal
 
 __all__ = [
     "DUCKDB",
@@ -99,8 +100,7 @@ class Sources:
     selected: str | None = None
 
 
-def _text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+_text = sql_literal
 
 
 def sql_date(day: dt.date) -> str:
