@@ -16,9 +16,11 @@ payment in two files, refunds above the amount paid) directly, and compares agai
 
 from __future__ import annotations
 
+import atexit
 import csv
 import datetime as dt
 import itertools
+import shutil
 import tempfile
 import uuid
 from decimal import Decimal
@@ -95,6 +97,8 @@ overrides = st.fixed_dictionaries(
 )
 
 _rules_cache: dict[Any, RuleSet] = {}
+_rules_folders = Path(tempfile.mkdtemp(prefix="saqta-rules-"))
+atexit.register(shutil.rmtree, _rules_folders, ignore_errors=True)
 
 
 def _parameter(name: str, kind: str, values: list[tuple[str, Any]]) -> list[str]:
@@ -122,7 +126,7 @@ def rules_of(choice: dict[str, Any] | None) -> RuleSet:
     lookback_values = [("2017-07-01", choice["lookback"])]
     if choice["lookback_from_2022_07"] is not None:
         lookback_values.append(("2022-07-01", choice["lookback_from_2022_07"]))
-    folder = Path(tempfile.mkdtemp(prefix="saqta-rules-"))
+    folder = Path(tempfile.mkdtemp(dir=_rules_folders))
     lines = ["kind: parameters", "namespace: mshi.status", "description: test", "parameters:"]
     lines += _parameter("contribution_lookback_months", "integer", lookback_values)
     lines += _parameter("contribution_min_paid_months", "integer", [("2017-07-01", min_paid)])
