@@ -56,6 +56,7 @@ import pytest
 from saqta.core.errors import InputError
 from saqta.core.iin import Sex, make_iin
 from saqta.core.periods import Month
+from saqta.core.version import code_version
 from saqta.mshi.contributions import (
     approve_refund,
     check_refund,
@@ -457,6 +458,7 @@ def test_run_records_from_the_system_of_record(lake_root: Path, engine) -> None:
     )
     found = provenance.status_runs[0]
     assert found.rules_version == "abc123def456"
+    assert report.provenance.code_version == code_version()
     assert found.kind == "status"
     assert found.status == "succeeded"
     assert any("rule-set abc123def456" in text for _, text in provenance.lines())

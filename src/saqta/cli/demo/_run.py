@@ -25,6 +25,7 @@ from saqta.core.periods import Month
 from saqta.core.reference import regions
 from saqta.core.rules import load_rules
 from saqta.core.settings import get_settings
+from saqta.core.version import code_version
 
 MARKER = ".saqta-demo"
 
@@ -123,7 +124,7 @@ def run_demo(out: Path, scale: float, seed: int) -> None:
             "demo",
             {"synth manifest": sha256(manifest).hexdigest()},
             rules.version,
-            __version__,
+            code_version(),
         )
         n_regions = upsert_regions(
             session,
