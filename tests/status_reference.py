@@ -39,7 +39,8 @@ The rules implemented (months are :class:`~saqta.core.periods.Month` values; ``l
 10. :func:`valid_until`: the latest end among the bases that apply, capped by the date of death;
     a category: its ``valid_to`` (open: none); contributions: the last month the rule 7 still
     holds with only the counted months up to M; a prepayment: the months it covers, then the
-    survival the rule 7 gives on the prepaid months alone.
+    survival the rule 7 gives on the prepaid months alone (none when self-payer payments do not
+    count toward contributions, or when fewer months are prepaid than the paid months needed).
 """
 
 from __future__ import annotations
@@ -291,8 +292,11 @@ def contributions_end(months: Iterable[Month], month: Month, rules: Rules) -> Mo
 
 
 def prepayment_end(first: Month, last: Month, rules: Rules) -> Month:
-    """The prepaid months, then the survival rule 7 gives on them alone."""
+    """The prepaid months, then the survival rule 7 gives on them alone (none when self-payer
+    payments do not count toward contributions)."""
     prepaid = [first.shift(i) for i in range(last.index - first.index + 1)]
+    if "self_payer" not in rules.payment_types:
+        return last
     end = last
     while end.index - last.index < 240 and by_contributions(prepaid, end.next(), rules):
         end = end.next()

@@ -575,3 +575,35 @@ def test_duplicates_and_over_refunds_in_the_lake_decide_as_the_reference(
         engine = decisions(status_of(builder.lake, MONTHS, rules=rules).to_pylist())
         reference = decisions(reference_of(builder.lake, MONTHS, rules))
     assert differences(engine, reference) == []
+
+
+@pytest.mark.parametrize(
+    "types", [None, ("employer_deduction", "employee_contribution")], ids=["all", "no_self_payer"]
+)
+def test_a_prepayment_promises_no_month_the_engine_then_denies(tmp_path, records, types):
+    """A 3-month prepayment when 4 paid months are needed, or when self-payer payments do not
+    count toward contributions: status ends with the prepaid months. (The engine once said
+    "valid until" three months later, while its own row of the next month said not entitled.)"""
+    rules = rules_of(
+        {
+            "lookback": 24,
+            "lookback_from_2022_07": None,
+            "min_paid": 4,
+            "survival": 3,
+            "current": False,
+            "counts_from": "period",
+            "types": types,
+            "prepayment": ("2022-03-01", 3),
+        }
+    )
+    country = Country(tmp_path, records)
+    iins = country.persons([{"birth": dt.date(1980, 1, 15), "death": None}])
+    prepayment = {"who": 0, "paid": dt.date(2022, 9, 10), "months": 3, "from_next_month": False}
+    country.payments(payment_rows(country, iins, [], [prepayment]), "payments.csv")
+    compute_status(country.lake, MONTHS, engine=records, rules=rules)
+    rows = {row["month"]: row for row in engine_rows(country.lake, MONTHS)}
+    november, december = rows[dt.date(2022, 11, 1)], rows[dt.date(2022, 12, 1)]
+    assert (november["basis"], november["valid_until"]) == ("prepayment", dt.date(2022, 11, 30))
+    assert (december["entitled"], december["basis"]) == (False, "none")
+    reference = decisions(reference_of(country.lake, MONTHS, rules))
+    assert differences(engine_rows(country.lake, MONTHS), reference) == []
