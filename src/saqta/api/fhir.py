@@ -114,8 +114,12 @@ def input_outcome(error: EligibilityInputError) -> str:
     return operation_outcome("invalid", diagnostics, expression)
 
 
-def eligibility_response(request: Any, answer: Eligibility) -> str:
-    """The ``CoverageEligibilityResponse`` for a known person, as FHIR JSON text."""
+def eligibility_response(request: Any, answer: Eligibility, *, minimal: bool = False) -> str:
+    """The ``CoverageEligibilityResponse`` for a person, as FHIR JSON text.
+
+    ``minimal`` (a provider's answer): in force or not, and until when; no basis, category,
+    payments or reason. A person not in the register is then answered as not insured.
+    """
     from fhir.resources.R4B.coverageeligibilityresponse import CoverageEligibilityResponse
 
     if request.id:
@@ -136,18 +140,22 @@ def eligibility_response(request: Any, answer: Eligibility) -> str:
     item: dict[str, Any] = {
         "category": {"text": "MSHI benefit package (МӘМС)"},
         "excluded": not answer.insured,
-        "description": answer.reason[:1000],
     }
+    if not minimal:
+        item["description"] = answer.reason[:1000]
     insurance: dict[str, Any] = {
-        "coverage": {"display": f"MSHI status: {answer.basis or 'none'}"},
+        "coverage": {"display": "MSHI" if minimal else f"MSHI status: {answer.basis or 'none'}"},
         "inforce": answer.insured,
         "item": [item],
     }
     if answer.insured:
         insurance["benefitPeriod"] = benefit_period
-    disposition = ("insured: " if answer.insured else "not insured: ") + answer.reason
-    if answer.change:
-        disposition += f". What would change it: {answer.change}"
+    if minimal:
+        disposition = "insured" if answer.insured else "not insured"
+    else:
+        disposition = ("insured: " if answer.insured else "not insured: ") + answer.reason
+        if answer.change:
+            disposition += f". What would change it: {answer.change}"
     response = CoverageEligibilityResponse.model_validate(
         {
             "resourceType": "CoverageEligibilityResponse",

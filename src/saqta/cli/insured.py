@@ -88,10 +88,21 @@ def explain_person(
     month: str = typer.Option(..., "--month", help="The month YYYY-MM"),
     lake: Path = typer.Option(None, "--lake", help="Facts lake folder (default: SAQTA_LAKE_DIR)"),
 ) -> None:
-    """Why a person is (not) entitled in a month: the reasons and every payment looked at."""
+    """Why a person is (not) entitled in a month: the reasons and every payment looked at.
+
+    Needs a signed-in identity allowed person.explain (saqta login); the look-up is audited."""
+    from saqta.access import Permission
+    from saqta.cli.identity import access_control, acting
     from saqta.mshi.status import explain
 
-    result = explain(_lake_dir(lake), iin, parse_month(month))
+    with access_control() as control:
+        me = acting(control, Permission.PERSON_EXPLAIN)
+        try:
+            result = explain(_lake_dir(lake), iin, parse_month(month))
+        except Exception:
+            control.record(me, "cli", "person.explain", iin, "failed", f"month {month}")
+            raise
+        control.record(me, "cli", "person.explain", iin, "answered", f"month {month}")
     status = result.status
     if status is None:
         verdict = "not in the population"
