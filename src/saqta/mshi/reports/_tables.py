@@ -529,7 +529,11 @@ class CoverageReport:
 
 
 def _read_status(source: _Source, month: dt.date) -> tuple[StatusRun, ...]:
-    """Create the view ``status_now``: the newest run's rows of ``month``; return that run."""
+    """Create the view ``status_now``: every row of ``month``'s folder; return its runs, newest
+    first.
+
+    The status engine swaps a month's folder as a whole, so every row in it is current: an
+    incremental run keeps the rows of the persons it did not recompute, with their run's id."""
     folder = _status_root(source.lake.root) / f"month={month.isoformat()}"
     files = sorted(folder.glob("*.parquet"))
     has_month = "month" in pq.read_schema(files[0]).names
@@ -549,15 +553,11 @@ def _read_status(source: _Source, month: dt.date) -> tuple[StatusRun, ...]:
             f"status results lack the column(s) {', '.join(missing)} of the STATUS schema",
             where=f"folder {folder}",
         )
-    runs = source.execute("SELECT run_id, count(*) FROM status_all GROUP BY 1 ORDER BY 1 DESC")
-    newest = runs[0][0]
-    if newest is None:
-        source.execute("CREATE TEMP VIEW status_now AS SELECT * FROM status_all")
-    else:
-        source.execute(
-            f"CREATE TEMP VIEW status_now AS SELECT * FROM status_all WHERE run_id = {int(newest)}"
-        )
-    return (StatusRun(run_id=int(newest or 0), rows=int(runs[0][1])),)
+    source.execute("CREATE TEMP VIEW status_now AS SELECT * FROM status_all")
+    runs = source.execute(
+        "SELECT run_id, count(*) FROM status_all GROUP BY 1 ORDER BY 1 DESC NULLS LAST"
+    )
+    return tuple(StatusRun(run_id=int(run_id or 0), rows=int(rows)) for run_id, rows in runs)
 
 
 def _paid_for_sql(source: _Source) -> str:
@@ -607,7 +607,7 @@ def coverage_report(
     """Table 2 for ``year``: persons by payer category, entitled, paid for and uninsured.
 
     Entitlement is read from the status results of the last month of the year that has them
-    (December for a closed year), the newest run there; a year without any raises
+    (December for a closed year), every row of its folder; a year without any raises
     :class:`InputError`.
     """
     rules = rules or load_rules()
