@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from saqta.mshi.contributions import import_payments, retry_payments
-from saqta.mshi.intake import import_totals, lake_commits, quarantine_rows
+from saqta.mshi.intake import import_totals, quarantine_rows, settle_lake
 from saqta.mshi.models import ImportRetry
 from saqta.mshi.registry import import_persons
 from saqta.store.db import session_scope
@@ -251,28 +250,22 @@ def test_a_killed_retry_leaves_nothing_half_done(
         assert (in_lake, totals["accepted"], totals["quarantined"]) == (0, 0, rows)
         return False
 
-    killed_at = []
-    for delay in (0.0, 0.3, 0.8, 1.5, 3.0):
-        child = subprocess.Popen(
-            [sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    # killed before the database commit (staging, prepared): nothing; after it: everything,
+    # once the next command settles the lake
+    for point, done in (
+        ("import.staging", False),
+        ("lake.prepared", False),
+        ("retry.committed", True),
+    ):
+        child = subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "SAQTA_CRASH_AT": point},
+            capture_output=True,
+            timeout=300,
         )
-        deadline = time.monotonic() + 120
-        while child.poll() is None and time.monotonic() < deadline:
-            if list(lake.root.glob(".tmp-*")):  # the retry's lake transaction has begun
-                break
-            time.sleep(0.01)
-        time.sleep(delay)
-        if child.poll() is None:
-            os.kill(child.pid, signal.SIGKILL)
-            killed_at.append(delay)
-        child.wait(timeout=120)
-        # the next writer finishes or undoes the killed one's lake transaction
-        with lake.lock():
-            lake.recover(lake_commits(engine))
-        if consistent():
-            break
-    print("killed after the transaction began, seconds:", killed_at)
-    assert killed_at, "every retry finished before it could be killed"
+        assert child.returncode == -signal.SIGKILL, (point, child.stderr.decode()[-2000:])
+        settle_lake(lake, engine)
+        assert consistent() is done, point
     result = retry_payments(engine, lake, first.import_id, today=TODAY)
     assert result.nothing_to_retry or result.accepted == rows
     assert consistent()

@@ -32,7 +32,9 @@ from saqta.mshi.intake._files import (
     lake_commits,
     money_from_cents,
     quarantine_rows,
+    recover_lake,
     rules_now,
+    settle_lake,
 )
 
 __all__ = [
@@ -59,7 +61,9 @@ __all__ = [
     "lake_commits",
     "money_from_cents",
     "quarantine_rows",
+    "recover_lake",
     "rules_now",
+    "settle_lake",
     "sorted_member",
     "to_numpy_bool",
 ]

@@ -32,6 +32,7 @@ from saqta.mshi.status._sql import (
     Span,
     category_columns,
     decision_sql,
+    prepayment_cte,
     prepayment_sql,
     sql_date,
 )
@@ -347,10 +348,7 @@ def month_bits_sql(month: Month, span: Span, run_id: int) -> str:
         )
     chain = ",\n    ".join(steps)
     ctes = f"""
-    pre AS (
-        SELECT iin, max(end_m) AS end_m FROM st_prepay
-        WHERE {m} BETWEEN start_m AND end_m GROUP BY iin
-    ),
+    {prepayment_cte(month, r)},
     b0 AS (
         SELECT a.iin_text, a.birth_date, a.death_date, a.death_m, {", ".join(packing.columns)},
                CASE WHEN more IS NULL THEN CASE WHEN {in_month} THEN k1 END
@@ -358,6 +356,7 @@ def month_bits_sql(month: Month, span: Span, run_id: int) -> str:
                         list_filter(more, lambda c: c.f <= {m} AND c.t >= {m}), lambda c: c.k))
                END AS cat_k,
                e.end_m AS prepaid_to,
+               e.status_to AS prepaid_status_to,
                CAST(bit_count(a.mask & {window}) AS INTEGER) AS paid_months,
                a.mask & {seen} AS x, a.mask & {counted} AS xc, a.mask & {seen} AS r0
         FROM st_all a
@@ -382,6 +381,7 @@ def month_bits_sql(month: Month, span: Span, run_id: int) -> str:
                CASE WHEN top_c IS NULL THEN NULL {type_rank} END AS type_rank,
                top_n + {base} AS nth_paid,
                prepaid_to,
+               prepaid_status_to,
                prepaid_to IS NOT NULL AS by_prepayment
         FROM tops
     )"""
