@@ -24,12 +24,13 @@ from typing import Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 import saqta
 from saqta.api import fhir
+from saqta.core.i18n import negotiate
 from saqta.mshi.eligibility import (
     EligibilityIndex,
     EligibilityInputError,
@@ -49,7 +50,12 @@ class EligibilityAnswer(BaseModel):
     month: str = Field(description="The status month that decided (YYYY-MM)")
     outcome: str = Field(description="insured or not_insured")
     insured: bool
-    reason: str = Field(description="Why, in words")
+    reason: str = Field(description="Why, in words of the language asked (Accept-Language)")
+    reason_code: str = Field(
+        description="Why, as a code: the basis (state_category, contributions, prepayment, none, "
+        "deceased), or died (after the death date), no_status, ended (after valid_until) or "
+        "not_yet (before valid_from)"
+    )
     basis: str | None = Field(
         description="state_category, contributions, prepayment, none, deceased, or no_status "
         "(a known person for whom no status was computed for the month)"
@@ -58,12 +64,21 @@ class EligibilityAnswer(BaseModel):
     payment_type: str | None = Field(description="The payer type that counted, when by payments")
     paid_months: int | None = Field(description="Paid months in the look-back window")
     last_paid_period: str | None = Field(description="The last paid period (YYYY-MM)")
+    valid_from: str | None = Field(
+        description="First day of the month entitled (after the 1st: birth, the start of a "
+        "category, the day of a prepayment); null when not entitled"
+    )
     valid_until: str | None = Field(
         description="Last day entitled unless something changes; null when open or not insured"
     )
-    change: str | None = Field(description="What would change the answer")
+    change: str | None = Field(description="What would change the answer, in words")
+    change_code: str | None = Field(
+        description="What would change the answer, as a code (died, until_death, category_open, "
+        "child_18, category_ends, prepaid, contributions, restore_one, restore_many)"
+    )
     death_date: str | None
     run_id: int | None = Field(description="The status run that computed the answer")
+    lang: str = Field(description="The language of the words: kk, ru or en")
 
 
 class Problem(BaseModel):
@@ -97,11 +112,15 @@ def _input_status(exc: EligibilityInputError) -> tuple[int, str]:
     return 400, "invalid_input"
 
 
-def answer(index: EligibilityIndex, iin: str, date: str | None) -> tuple[int, dict[str, Any]]:
-    """The HTTP status and JSON body of ``GET /v1/eligibility/{iin}?date=...``."""
+def answer(
+    index: EligibilityIndex, iin: str, date: str | None, accept_language: str | None = None
+) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and JSON body of ``GET /v1/eligibility/{iin}?date=...``; the words in
+    the best language of ``Accept-Language`` among Kazakh, Russian and English (default
+    English)."""
     on: dt.date | str = date if date is not None else today_in_kazakhstan()
     try:
-        found = index.check(iin, on)
+        found = index.check(iin, on, negotiate(accept_language))
     except EligibilityInputError as exc:
         status, error = _input_status(exc)
         return status, {
@@ -156,7 +175,12 @@ class EligibilityFastPath:
                 values = parse_qs(raw.decode("latin-1"), keep_blank_values=True).get("date")
                 if values:
                     date = values[-1]
-            status, content = answer(self.index, path[len(_PREFIX) :], date)
+            accept_language = None
+            for name, value in scope.get("headers", ()):
+                if name == b"accept-language":
+                    accept_language = value.decode("latin-1")
+                    break
+            status, content = answer(self.index, path[len(_PREFIX) :], date, accept_language)
             body = _json(content)
             await send(
                 {
@@ -165,6 +189,8 @@ class EligibilityFastPath:
                     "headers": [
                         (b"content-length", str(len(body)).encode()),
                         (b"content-type", b"application/json"),
+                        (b"content-language", negotiate(accept_language).encode()),
+                        (b"vary", b"Accept-Language"),
                     ],
                 }
             )
@@ -210,9 +236,21 @@ def create_app(index: EligibilityIndex | Path | str) -> FastAPI:
         date: str | None = Query(
             None, description="YYYY-MM-DD; default today in Kazakhstan", examples=["2022-06-15"]
         ),
+        accept_language: str | None = Header(
+            None,
+            description="kk, ru or en (weights as in HTTP); default en",
+            examples=["kk, ru;q=0.8"],
+        ),
     ) -> Response:
-        status, content = answer(opened, iin, date)
-        return JSONResponse(content, status_code=status)
+        status, content = answer(opened, iin, date, accept_language)
+        return JSONResponse(
+            content,
+            status_code=status,
+            headers={
+                "Content-Language": negotiate(accept_language),
+                "Vary": "Accept-Language",
+            },
+        )
 
     @app.post(
         "/fhir/CoverageEligibilityRequest/$check",
@@ -254,7 +292,7 @@ def create_app(index: EligibilityIndex | Path | str) -> FastAPI:
         body = await request.body()
         try:
             resource, iin, day = fhir.parse_request(body)
-            answer = opened.check(iin, day)
+            answer = opened.check(iin, day, negotiate(request.headers.get("accept-language")))
         except fhir.FhirRequestError as exc:
             outcome = fhir.operation_outcome(exc.code, exc.diagnostics, exc.expression)
             return Response(outcome, status_code=400, media_type=fhir.FHIR_JSON)

@@ -130,7 +130,8 @@ def eligibility_response(request: Any, answer: Eligibility) -> str:
         }
     else:
         request_reference = {"display": "the submitted CoverageEligibilityRequest"}
-    benefit_period: dict[str, str] = {"start": answer.on.replace(day=1).isoformat()}
+    start = answer.valid_from or answer.on.replace(day=1)
+    benefit_period: dict[str, str] = {"start": start.isoformat()}
     if answer.valid_until is not None:
         benefit_period["end"] = answer.valid_until.isoformat()
     item: dict[str, Any] = {
@@ -145,9 +146,9 @@ def eligibility_response(request: Any, answer: Eligibility) -> str:
     }
     if answer.insured:
         insurance["benefitPeriod"] = benefit_period
-    disposition = ("insured: " if answer.insured else "not insured: ") + answer.reason
+    disposition = f"{answer.verdict}: {answer.reason}"
     if answer.change:
-        disposition += f". What would change it: {answer.change}"
+        disposition += f". {answer.change_sentence()}"
     response = CoverageEligibilityResponse.model_validate(
         {
             "resourceType": "CoverageEligibilityResponse",
