@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from saqta.core.errors import InputError
+from saqta.core.version import code_version
 from saqta.mshi.reports._render import (
     collections_document,
     coverage_chart,
@@ -221,7 +222,12 @@ def status_row(name, month, entitled, basis, run_id, category=None) -> dict:
         "paid_months": 0,
         "last_paid_period": None,
         "valid_until": None,
-        "change": None,
+        "valid_from_day": None,
+        "change_code": None,
+        "change_date": None,
+        "change_month": None,
+        "change_count": None,
+        "offer_months": None,
         "run_id": run_id,
     }
 
@@ -383,6 +389,7 @@ def test_run_records_from_the_system_of_record(lake_root: Path, engine) -> None:
     )
     found = provenance.status_runs[0]
     assert found.rules_version == "abc123def456"
+    assert report.provenance.code_version == code_version()
     assert found.kind == "status"
     assert found.status == "succeeded"
     assert any("rule-set abc123def456" in text for _, text in provenance.lines())

@@ -120,7 +120,6 @@ def _write(root: Path, people: list[dict]) -> None:
                 "paid_months": 0,
                 "last_paid_period": None,
                 "valid_until": None,
-                "change": None,
                 "run_id": 1,
             }
         )

@@ -63,11 +63,11 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
-import saqta
 from saqta.core.errors import InputError, Problem, StoreError
 from saqta.core.i18n import DEFAULT_LOCALE, N_, translations
 from saqta.core.iin import iin_problem
 from saqta.core.periods import Month
+from saqta.core.version import code_version
 from saqta.mshi.status import ChangeCode, change_text, reason_text
 
 __all__ = [
@@ -721,7 +721,7 @@ def build_index(
         format=INDEX_FORMAT,
         built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         build_seconds=0.0,
-        code_version=saqta.__version__,
+        code_version=code_version(),
         months=[str(month) for month, _ in months],
         persons=len(keys),
         status_rows=rows_total,
