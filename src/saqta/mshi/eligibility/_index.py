@@ -430,20 +430,45 @@ def _small(column: pa.ChunkedArray, bits: int, name: str, where: str) -> np.ndar
     return values + 1
 
 
-def _ordinals(column: pa.ChunkedArray) -> np.ndarray:
-    """A date column as ``int64`` day ordinals (0001-01-01 is 1), null as 0: 22 bits."""
-    days = _days(column).astype(np.int64)
-    return np.where(days == int(NO_DATE), 0, days + _EPOCH_ORDINAL)
+def _per_distinct(
+    column: pa.ChunkedArray, convert: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """``convert`` (day numbers → ``int64``, :data:`NO_DATE` → 0) applied to the few distinct
+    days of a date column only, then spread to its rows."""
+    encoded = pc.dictionary_encode(pc.cast(column, pa.int32()).combine_chunks())
+    distinct = np.asarray(pc.fill_null(encoded.dictionary, int(NO_DATE)).to_numpy(), np.int32)
+    values = np.append(convert(distinct), 0)  # the last entry for nulls
+    indices = pc.fill_null(encoded.indices.cast(pa.int32()), len(distinct))
+    result: np.ndarray = values[np.asarray(indices.to_numpy())]
+    return result
+
+
+def _month_number_of(days: np.ndarray) -> np.ndarray:
+    months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return np.where(days == NO_DATE, 0, months + 1970 * 12 + 1)
+
+
+def _day_of_month_of(days: np.ndarray) -> np.ndarray:
+    starts = days.astype("datetime64[D]").astype("datetime64[M]").astype("datetime64[D]")
+    return np.where(days == NO_DATE, 0, days - starts.astype(np.int64) + 1).astype(np.int64)
 
 
 def _month_numbers(column: pa.ChunkedArray) -> np.ndarray:
     """A date column as month index + 1 (``year * 12 + month - 1 + 1``), null as 0: 17 bits."""
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    valid = np.asarray(pc.is_valid(array).to_numpy(zero_copy_only=False), dtype=bool)
-    filled = pc.fill_null(array, dt.date(1970, 1, 1))
-    year = np.asarray(pc.year(filled).to_numpy(), dtype=np.int64)
-    month = np.asarray(pc.month(filled).to_numpy(), dtype=np.int64)
-    return np.where(valid, year * 12 + month, 0)
+    return _per_distinct(column, _month_number_of)
+
+
+def _day_of_month(column: pa.ChunkedArray) -> np.ndarray:
+    """A date column as its day of the month (1-31), null as 0: 5 bits."""
+    return _per_distinct(column, _day_of_month_of)
+
+
+def _ordinals(column: pa.ChunkedArray) -> np.ndarray:
+    """A date column as ``int64`` day ordinals (0001-01-01 is 1), null as 0: 22 bits."""
+    return _per_distinct(
+        column,
+        lambda days: np.where(days == NO_DATE, 0, days.astype(np.int64) + _EPOCH_ORDINAL),
+    )
 
 
 class _ProfileTable:
@@ -480,12 +505,7 @@ class _ProfileTable:
             raise StoreError("paid_months out of range 0-65534", where=where)
         last_paid = _days(table.column("last_paid_period")).astype(np.int64)
         valid = _days(table.column("valid_until")).astype(np.int64)
-        from_day = table.column("valid_from_day")
-        dom = np.where(
-            np.asarray(pc.is_valid(from_day).to_numpy(zero_copy_only=False), dtype=bool),
-            np.asarray(pc.day(pc.fill_null(from_day, dt.date(1970, 1, 1))).to_numpy()),
-            0,
-        ).astype(np.int64)
+        dom = _day_of_month(table.column("valid_from_day"))
         code = _small(table.column("change_code"), 5, "change_code", where)
         offer = _small(table.column("offer_months"), 7, "offer_months", where)
         count = _small(table.column("change_count"), 7, "change_count", where)
