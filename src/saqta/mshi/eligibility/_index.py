@@ -836,6 +836,10 @@ class EligibilityIndex:
         columns = [profiles.column(name).to_pylist() for name in _PROFILE_SCHEMA.names]
         self._profiles: list[tuple[Any, ...]] = list(zip(*columns, strict=True))
         self._words: dict[tuple[str, int], tuple[str, str | None]] = {}
+        self._change_labels = [
+            ChangeCode(p[8]).label if number and p[8] is not None else None
+            for number, p in enumerate(self._profiles)
+        ]
         self._size = len(self.keys)
 
     def __repr__(self) -> str:
@@ -892,7 +896,7 @@ class EligibilityIndex:
         or ``en``). Raises :class:`EligibilityInputError` for an invalid IIN, a bad date or a
         month the index does not hold.
         """
-        t = translations(locale)
+        t = translations(locale)  # refuses an unknown locale; cached
         text = iin.strip() if isinstance(iin, str) else str(iin)
         problem = iin_problem(text)
         if problem is not None:
@@ -948,11 +952,14 @@ class EligibilityIndex:
                 locale=locale,
             )
         profile = self._profiles[number]
-        entitled, basis, category, payer, paid, last_paid, valid, dom, code = profile[:9]
-        reason, change = self._texts(locale, number)
+        entitled, basis, category, payer, paid, last_paid, valid, dom = profile[:8]
+        words = self._words.get((locale, number))
+        reason, change = words if words is not None else self._texts(locale, number)
         reason_code = basis
         outcome = Outcome.INSURED if entitled else Outcome.NOT_INSURED
-        valid_from = day.replace(day=dom) if entitled and dom else None
+        valid_from = None
+        if entitled and dom:
+            valid_from = day.replace(day=dom) if dom != day.day else day
         if entitled and valid is not None and day > valid:
             outcome = Outcome.NOT_INSURED
             reason = t.gettext(_ENDED).format(date=valid.isoformat(), reason=reason)
@@ -987,7 +994,7 @@ class EligibilityIndex:
             run_id=profile[-1],
             reason=reason,
             reason_code=reason_code,
-            change_code=ChangeCode(code).label if code is not None else None,
+            change_code=self._change_labels[number],
             valid_from=valid_from,
             locale=locale,
         )
