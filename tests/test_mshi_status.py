@@ -800,6 +800,16 @@ def test_command_line_compute_and_explain(builder, tmp_path, monkeypatch):
         assert "entitled" in shown.output
         assert "child status ends on the 18th birthday 2022-07-14" in shown.output
         assert "stored by run 1" in shown.output
+        kazakh = runner.invoke(
+            app, ["insured", "explain", people["child"], "--month", "2022-07", "--lang", "kk"]
+        )
+        assert kazakh.exit_code == 0, kazakh.output
+        assert "бала мәртебесі 18 жасқа толған күні, 2022-07-14, аяқталады" in kazakh.output
+        assert "«бала» жеңілдікті санаты" in kazakh.output
+        wrong = runner.invoke(
+            app, ["insured", "explain", people["child"], "--month", "2022-07", "--lang", "xx"]
+        )
+        assert wrong.exit_code == 2
         both = runner.invoke(app, ["insured", "compute", "--month", "2022-07", "--year", "2022"])
         assert both.exit_code == 1 and "give either --month" in both.output
         bad = runner.invoke(
