@@ -12,7 +12,8 @@ with the register of persons (lake dataset ``persons``), into a folder of flat a
 - ``status.npy``: a ``persons × months`` matrix of *profile* numbers (``uint16`` or
   ``uint32``), 0 meaning "no status row for this person and month";
 - ``profiles.arrow``: the distinct status answers (entitled, basis, category, payment type,
-  paid months, last paid period, valid-until, what would change it, run) in Arrow IPC format.
+  paid months, last paid period, valid-until, day of the month entitled from, the change code
+  and its parameters, run) in Arrow IPC format.
   Most person-months share one of a few thousand profiles, so the matrix holds a small number
   per person-month instead of the row itself;
 - ``meta.json``: what the index was built from (status runs and their rule-set and code
