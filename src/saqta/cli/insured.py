@@ -95,10 +95,21 @@ def explain_person(
         callback=parse_locale,
     ),
 ) -> None:
-    """Why a person is (not) entitled in a month: the reasons and every payment looked at."""
+    """Why a person is (not) entitled in a month: the reasons and every payment looked at.
+
+    Needs a signed-in identity allowed person.explain (saqta login); the look-up is audited."""
+    from saqta.access import Permission
+    from saqta.cli.identity import access_control, acting
     from saqta.mshi.status import explain
 
-    result = explain(_lake_dir(lake), iin, parse_month(month), locale=lang)
+    with access_control() as control:
+        me = acting(control, Permission.PERSON_EXPLAIN)
+        try:
+            result = explain(_lake_dir(lake), iin, parse_month(month), locale=lang)
+        except Exception:
+            control.record(me, "cli", "person.explain", iin, "failed", f"month {month}")
+            raise
+        control.record(me, "cli", "person.explain", iin, "answered", f"month {month}")
     status = result.status
     if status is None:
         verdict = "not in the population"

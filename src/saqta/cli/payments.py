@@ -244,18 +244,36 @@ def refund_request(
     reference: str = typer.Option(..., "--reference", help="Reference of the accepted payment"),
     amount: str = typer.Option(..., "--amount", help="Amount to refund, tenge"),
     reason: str = typer.Option(..., "--reason", help="Why the amount was paid wrongly"),
-    by: str = typer.Option(..., "--by", help="Who requests"),
 ) -> None:
-    """Request a refund of (part of) an accepted payment."""
+    """Request a refund of (part of) an accepted payment, as the signed-in user."""
     from saqta.mshi.contributions import request_refund
 
+    by = _actor("request")
     engine, lake = _stores()
     _print_refund(request_refund(engine, lake, reference, amount, reason, by))
 
 
-def _transition(action: str, refund_id: int, by: str, note: str | None, **extra: Any) -> None:
+def _actor(action: str) -> str:
+    """The signed-in identity allowed to take this refund step (``user:NAME``): the four-eyes
+    rules compare these, so one person cannot take two steps of a refund."""
+    from saqta.access import Permission
+    from saqta.cli.identity import access_control, acting
+
+    permission = {
+        "request": Permission.REFUND_REQUEST,
+        "check": Permission.REFUND_CHECK,
+        "refuse": Permission.REFUND_CHECK,
+        "approve": Permission.REFUND_APPROVE,
+        "pay": Permission.REFUND_PAY,
+    }[action]
+    with access_control() as control:
+        return acting(control, permission).principal
+
+
+def _transition(action: str, refund_id: int, note: str | None, **extra: Any) -> None:
     from saqta.mshi import contributions
 
+    by = _actor(action)
     engine, lake = _stores()
     function = getattr(contributions, f"{action}_refund")
     if action == "pay":
@@ -268,40 +286,36 @@ def _transition(action: str, refund_id: int, by: str, note: str | None, **extra:
 @report_errors(exit_code=1)
 def refund_check(
     refund_id: int = typer.Argument(...),
-    by: str = typer.Option(..., "--by"),
     note: str | None = typer.Option(None, "--note"),
 ) -> None:
-    """Record that a refund was checked against the payment."""
-    _transition("check", refund_id, by, note)
+    """Record that a refund was checked against the payment (as the signed-in user)."""
+    _transition("check", refund_id, note)
 
 
 @refund_app.command("approve")
 @report_errors(exit_code=1)
 def refund_approve(
     refund_id: int = typer.Argument(...),
-    by: str = typer.Option(..., "--by"),
     note: str | None = typer.Option(None, "--note"),
 ) -> None:
-    """Approve a checked refund."""
-    _transition("approve", refund_id, by, note)
+    """Approve a checked refund (as the signed-in user: not the one who requested or checked)."""
+    _transition("approve", refund_id, note)
 
 
 @refund_app.command("refuse")
 @report_errors(exit_code=1)
 def refund_refuse(
     refund_id: int = typer.Argument(...),
-    by: str = typer.Option(..., "--by"),
     note: str = typer.Option(..., "--note", help="Why it is refused"),
 ) -> None:
     """Refuse a requested or checked refund."""
-    _transition("refuse", refund_id, by, note)
+    _transition("refuse", refund_id, note)
 
 
 @refund_app.command("pay")
 @report_errors(exit_code=1)
 def refund_pay(
     refund_id: int = typer.Argument(...),
-    by: str = typer.Option(..., "--by"),
     paid_on: str | None = typer.Option(None, "--paid-on", help="YYYY-MM-DD (default today)"),
     note: str | None = typer.Option(None, "--note"),
 ) -> None:
@@ -309,7 +323,7 @@ def refund_pay(
     from saqta.core.periods import parse_date
 
     day = parse_date(paid_on, what="--paid-on") if paid_on else None
-    _transition("pay", refund_id, by, note, paid_on=day)
+    _transition("pay", refund_id, note, paid_on=day)
 
 
 @refund_app.command("show")
