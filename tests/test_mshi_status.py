@@ -782,15 +782,23 @@ def test_the_fund_sets_the_windows_in_the_overrides_folder(builder, tmp_path, mo
 def test_command_line_compute_and_explain(builder, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
+    from access_helpers import sign_in
+    from saqta.access import Role
     from saqta.cli.app import app
     from saqta.core.settings import get_settings
 
     people = hand_built_country(builder)
-    monkeypatch.setenv("SAQTA_HOME", str(tmp_path / "home"))
+    home = tmp_path / "home"
+    monkeypatch.setenv("SAQTA_HOME", str(home))
     monkeypatch.setenv("SAQTA_LAKE_DIR", str(builder.lake.root))
     monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.delenv("SAQTA_DATABASE_URL", raising=False)
     get_settings.cache_clear()
     try:
+        # explaining a person's status needs a signed-in identity allowed person.explain
+        home.mkdir(parents=True, exist_ok=True)
+        token = sign_in(home, get_settings().resolved_database_url, "olga", Role.OPERATOR)
+        monkeypatch.setenv("SAQTA_TOKEN", token)
         runner = CliRunner()
         done = runner.invoke(app, ["insured", "compute", "--month", "2022-07"])
         assert done.exit_code == 0, done.output
