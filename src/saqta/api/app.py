@@ -54,6 +54,7 @@ from saqta.access import (
 from saqta.api import docs, fhir, schemas
 from saqta.api.security import denied_response, public, require, token_endpoint
 from saqta.core.i18n import negotiate
+from saqta.core.version import code_version
 from saqta.mshi.eligibility import (
     Eligibility,
     EligibilityIndex,
@@ -151,7 +152,8 @@ class ProblemBody(BaseModel):
 
 class Health(BaseModel):
     status: str
-    version: str
+    version: str = Field(description="The package version")
+    code_version: str = Field(description="The git commit, or the version and a source hash")
     index: dict[str, Any]
 
 
@@ -686,7 +688,12 @@ def create_app(
     )
     async def health() -> Health:
         """Up, and answering from which index (status runs, rule-set versions, months)."""
-        return Health(status="ok", version=saqta.__version__, index=opened.info.as_json())
+        return Health(
+            status="ok",
+            version=saqta.__version__,
+            code_version=code_version(),
+            index=opened.info.as_json(),
+        )
 
     return app
 

@@ -27,12 +27,12 @@ payments_app.add_typer(refund_app, name="refund")
 
 def _stores() -> tuple[Engine, FactsLake]:
     from saqta.core.settings import get_settings
+    from saqta.mshi.intake import settle_lake
     from saqta.store.db import make_engine, upgrade
-    from saqta.store.lake import FactsLake
 
     engine = make_engine()
     upgrade(engine)
-    return engine, FactsLake(get_settings().resolved_lake_dir)
+    return engine, settle_lake(get_settings().resolved_lake_dir, engine)
 
 
 def _show(result: ImportResult) -> None:

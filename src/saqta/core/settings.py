@@ -17,7 +17,9 @@ Values come from the environment (prefix ``SAQTA_``) or a ``.env`` file in the w
   ``SAQTA_OIDC_AUDIENCE``, ``SAQTA_OIDC_USERNAME_CLAIM``: the Fund's OpenID Connect provider,
   whose tokens are then accepted for the Saqta user named by the claim;
 - ``SAQTA_RATE_LIMIT_CLIENT`` / ``SAQTA_RATE_LIMIT_USER``: requests per second allowed to one
-  client / one user (token bucket, ``SAQTA_RATE_LIMIT_BURST_SECONDS`` seconds' worth of burst).
+  client / one user (token bucket, ``SAQTA_RATE_LIMIT_BURST_SECONDS`` seconds' worth of burst);
+- ``SAQTA_ELIGIBILITY_INDEX_KEEP``: how many eligibility index builds to keep (default 3; the
+  current one is never deleted, older ones beyond this number are).
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ class Settings(BaseSettings):
     rate_limit_client: float = Field(default=200.0, gt=0, description="Requests/s per client")
     rate_limit_user: float = Field(default=20.0, gt=0, description="Requests/s per user")
     rate_limit_burst_seconds: float = Field(default=2.0, gt=0)
+    eligibility_index_keep: int = Field(
+        default=3, ge=1, description="Eligibility index builds kept (the current one included)"
+    )
 
     @field_validator(
         "database_url",

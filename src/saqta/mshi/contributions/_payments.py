@@ -53,6 +53,7 @@ from saqta.mshi.intake import (
     check_iins,
     check_payers,
     distinct,
+    settle_lake,
     sorted_member,
     to_numpy_bool,
 )
@@ -359,6 +360,7 @@ def persons_of_import(engine: Engine, lake: FactsLake, import_id: int) -> pa.Arr
         raise InputError(
             f"is an import of {record.kind.value}, not payments", where=f"import {import_id}"
         )
+    settle_lake(lake, engine)  # the import's files are all in place
     files = [str(lake.root / name) for name in record.lake_files if name.startswith("payments/")]
     if not files:
         return pa.array([], pa.string())

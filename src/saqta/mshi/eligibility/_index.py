@@ -21,6 +21,9 @@ with the register of persons (lake dataset ``persons``), into a folder of flat a
 
 An index is built in a temporary folder and moved into place whole; the file ``CURRENT`` in the
 index root names the newest one, so a server that opens the index never sees a half-built one.
+Only the newest builds are kept (``SAQTA_ELIGIBILITY_INDEX_KEEP``, default 3); the one
+``CURRENT`` names is never deleted. An index is built only from status months whose runs
+finished successfully: a month written by a run that failed or is still going is refused.
 
 How an answer is decided (:meth:`EligibilityIndex.check`), in this order:
 
@@ -69,6 +72,7 @@ from saqta.core.i18n import DEFAULT_LOCALE, N_, translations
 from saqta.core.iin import iin_problem
 from saqta.core.periods import Month
 from saqta.core.version import code_version
+from saqta.mshi.intake import settle_lake
 from saqta.mshi.status import ChangeCode, change_text, reason_text
 
 __all__ = [
@@ -92,6 +96,7 @@ NO_DATE = np.iinfo(np.int32).min
 _EPOCH = dt.date(1970, 1, 1)
 _EPOCH_ORDINAL = _EPOCH.toordinal()
 _MONTH_FOLDER = re.compile(r"month=(\d{4})-(\d{2})-01")
+_BUILD_FOLDER = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
 _STATUS_COLUMNS = (
     "iin",
     "entitled",
@@ -641,12 +646,88 @@ def _run_provenance(run_ids: Iterable[int], engine: Any | None) -> list[dict[str
     return runs
 
 
+def _file_runs(path: Path) -> set[int]:
+    """The status run ids in one status file (from the row groups' statistics when each holds
+    one run, else from the column)."""
+    metadata = pq.ParquetFile(path).metadata
+    names = metadata.schema.names
+    if "run_id" not in names:
+        return set()
+    column = names.index("run_id")
+    found: set[int] = set()
+    for group in range(metadata.num_row_groups):
+        stats = metadata.row_group(group).column(column).statistics
+        if stats is None or not stats.has_min_max or stats.min != stats.max:
+            values = pq.read_table(path, columns=["run_id"]).column("run_id")
+            return {int(v) for v in pc.unique(values).to_pylist() if v is not None}
+        found.add(int(stats.min))
+    return found
+
+
+def _check_finished(lake: Path, months: list[tuple[Month, list[Path]]], engine: Any | None) -> None:
+    """Refuse status months written by a run that failed or has not finished."""
+    from saqta.store.lake import FactsLake
+
+    going = FactsLake(lake).interrupted_runs()
+    if going:
+        raise StoreError(
+            f"status run {', '.join(map(str, going))} has not finished: build the index when "
+            "it has (a run that was killed is recorded as failed by the next command)",
+            where=f"facts lake {lake}",
+        )
+    if engine is None:
+        return
+    by_run: dict[int, list[str]] = {}
+    for month, files in months:
+        for path in files:
+            for run_id in _file_runs(path):
+                by_run.setdefault(run_id, []).append(str(month))
+    problems = []
+    for entry in _run_provenance(by_run, engine):
+        status = entry.get("status")
+        if entry.get("recorded") and status != "succeeded":
+            shown = sorted(set(by_run[entry["run_id"]]))
+            problems.append(
+                Problem(
+                    f"status of {', '.join(shown)}",
+                    f"written by run {entry['run_id']}, which "
+                    + ("failed" if status == "failed" else "has not finished")
+                    + ": compute these months again with `saqta insured compute`",
+                )
+            )
+    if problems:
+        raise StoreError(problems)
+
+
+def _prune(root: Path, keep: int) -> list[str]:
+    """Delete all but the ``keep`` newest builds in ``root``, never the one ``CURRENT`` names;
+    return the names deleted."""
+    pointer = root / "CURRENT"
+    current = pointer.read_text().strip() if pointer.is_file() else None
+    builds = sorted(
+        (
+            entry
+            for entry in root.iterdir()
+            if entry.is_dir() and _BUILD_FOLDER.fullmatch(entry.name)
+        ),
+        key=lambda entry: (entry.name[:16], entry.stat().st_mtime_ns),
+    )
+    deleted = []
+    for entry in builds[: max(0, len(builds) - keep)]:
+        if entry.name == current:
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        deleted.append(entry.name)
+    return deleted
+
+
 def build_index(
     lake_root: Path | str,
     out: Path | str | None = None,
     *,
     engine: Any | None = None,
     on_month: Callable[[int, int], None] | None = None,
+    keep_builds: int | None = None,
 ) -> IndexInfo:
     """Build the eligibility index of a lake and make it the current one; return its info.
 
@@ -659,11 +740,22 @@ def build_index(
     Rows of several runs for the same person and month: the highest ``run_id`` wins (a later,
     incremental run corrects an earlier one); the others are counted as superseded. Status rows
     of an IIN that is not in the register are not indexed and are counted. Raises
-    :class:`StoreError` when the register is empty, no status was computed, or a file is
-    unreadable or holds a malformed IIN.
+    :class:`StoreError` when the register is empty, no status was computed, a status run is
+    still going, a month was written by a run that failed or never finished (checked in the
+    system of record when ``engine`` is given), or a file is unreadable or holds a malformed
+    IIN.
+
+    The lake is settled first (see :func:`saqta.mshi.intake.settle_lake`). After the switch,
+    builds beyond the ``keep_builds`` newest (default: the setting ``eligibility_index_keep``) are
+    deleted, never the current one.
     """
+    from saqta.core.settings import get_settings
+
     started = time.perf_counter()
-    lake = Path(lake_root).expanduser().resolve()
+    kept = keep_builds if keep_builds is not None else get_settings().eligibility_index_keep
+    if kept < 1:
+        raise InputError("at least one index build must be kept", where=f"keep_builds {kept}")
+    lake = settle_lake(Path(lake_root).expanduser().resolve(), engine).root
     root = Path(out).expanduser().resolve() if out is not None else default_index_root(lake)
     months = _status_months(lake)
     if not months:
@@ -672,6 +764,7 @@ def build_index(
             "(expected derived/status/month=YYYY-MM-01/*.parquet)",
             where=f"facts lake {lake}",
         )
+    _check_finished(lake, months, engine)
     keys, death, duplicates = _load_persons(lake)
     matrix = np.zeros((len(keys), len(months)), dtype=np.uint32)
     profiles = _ProfileTable()
@@ -776,6 +869,7 @@ def build_index(
             os.replace(pointer, root / "CURRENT")
         finally:
             shutil.rmtree(temp, ignore_errors=True)
+        _prune(root, kept)
     except OSError as exc:
         raise StoreError(f"cannot write the index: {exc.strerror or exc}", where=str(root)) from exc
     return info

@@ -27,6 +27,8 @@ from saqta.mshi.intake._files import (
     imports,
     lake_commits,
     quarantine_rows,
+    recover_lake,
+    settle_lake,
 )
 
 __all__ = [
@@ -48,6 +50,8 @@ __all__ = [
     "imports",
     "lake_commits",
     "quarantine_rows",
+    "recover_lake",
+    "settle_lake",
     "sorted_member",
     "to_numpy_bool",
 ]

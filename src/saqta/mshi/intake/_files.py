@@ -16,8 +16,9 @@ For each file:
    system of record records the import (counts, quarantine, the run with the file's SHA-256 and
    the rule-set version) in one database transaction, and only then are the staged files moved
    into the lake. A crash before the database commit leaves nothing; a crash after it is
-   finished by the next import (:meth:`FactsLake.recover` asks the database which lake
-   transactions were committed).
+   finished by the next command that touches the lake (:func:`settle_lake`, which asks the
+   database which lake transactions were committed), before anything reads the lake: the same
+   import run again first finishes the interrupted one, then says "already imported".
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine, func, insert, select
 
 from saqta.core.errors import InputError, Problem, SaqtaError, StoreError
+from saqta.core.faults import crash_point
 from saqta.core.rules import load_rules
 from saqta.core.version import code_version
 from saqta.mshi.intake._checks import QUARANTINE_SCHEMA, Problems, to_numpy_bool
@@ -48,7 +50,7 @@ from saqta.mshi.models import ImportedFile, ImportKind, QuarantinedRow
 from saqta.store.db import session_scope
 from saqta.store.lake import FactsLake, LakeTransaction
 from saqta.store.models import RunStatus
-from saqta.store.registry import finish_run, start_run
+from saqta.store.registry import fail_interrupted_runs, finish_run, start_run
 
 FieldType = Literal["text", "date", "month", "money", "bool", "int"]
 Progress = Callable[[int, int], None]
@@ -446,6 +448,57 @@ def lake_commits(engine: Engine) -> Callable[[str], bool]:
     return committed
 
 
+INTERRUPTED = "interrupted: the process stopped before the run finished (found by recovery)"
+"""The reason recorded on a run whose process died while it held the lake."""
+
+
+def _interrupted(engine: Engine) -> Callable[[list[int]], None]:
+    def record(run_ids: list[int]) -> None:
+        with session_scope(engine) as session:
+            fail_interrupted_runs(session, run_ids, INTERRUPTED)
+
+    return record
+
+
+class _Lazy:
+    """The system of record, opened only when a lake has something to recover."""
+
+    def __init__(self, engine: Engine | None) -> None:
+        self._engine = engine
+
+    def get(self) -> Engine:
+        if self._engine is None:
+            from saqta.store.db import make_engine, upgrade
+
+            self._engine = make_engine()
+            upgrade(self._engine)
+        return self._engine
+
+    def committed(self, txid: str) -> bool:
+        return lake_commits(self.get())(txid)
+
+    def interrupted(self, run_ids: list[int]) -> None:
+        _interrupted(self.get())(run_ids)
+
+
+def settle_lake(lake: FactsLake | Path | str, engine: Engine | None = None) -> FactsLake:
+    """The lake, safe to use: every command that reads or writes the lake starts here.
+
+    Finishes (rolls forward) the lake transactions the system of record committed, undoes the
+    others, deletes staging folders, and records as failed the runs that were killed while they
+    held the lake (:meth:`FactsLake.settle`). ``engine`` is the system of record (default: the
+    configured one, opened only if there is something to recover)."""
+    lake = lake if isinstance(lake, FactsLake) else FactsLake(lake)
+    lazy = _Lazy(engine)
+    lake.settle(lazy.committed, lazy.interrupted)
+    return lake
+
+
+def recover_lake(lake: FactsLake, engine: Engine) -> dict[str, list[str]]:
+    """:func:`settle_lake` for a writer that already holds ``lake.lock()``."""
+    return lake.recover(lake_commits(engine), _interrupted(engine))
+
+
 def previous_import(engine: Engine, kind: ImportKind, sha256: str) -> ImportedFile | None:
     with session_scope(engine) as session:
         return session.scalar(
@@ -487,6 +540,7 @@ class Importer:
         sha = sha256_of(path)
         self.sha = sha
         result = ImportResult(file=path, kind=validator.kind.value, sha256=sha)
+        settle_lake(self.lake, self.engine)  # "already imported" must mean "in the lake"
         earlier = previous_import(self.engine, validator.kind, sha)
         if earlier is not None:
             return self._already(result, earlier, started)
@@ -495,7 +549,7 @@ class Importer:
         total, batches = read_batches(path, validator.fields, invalid)
         rules_version = rules_version_now()
         with self.lake.lock():
-            self.lake.recover(lake_commits(self.engine))
+            recover_lake(self.lake, self.engine)
             earlier = previous_import(self.engine, validator.kind, sha)
             if earlier is not None:
                 return self._already(result, earlier, started)
@@ -503,6 +557,7 @@ class Importer:
             try:
                 self.loaded_seq = next_loaded_seq(self.engine)
                 validator.start(self, transaction)
+                crash_point("import.before_staging")
                 # one writer thread: batch k is written while batch k+1 is checked (Arrow and
                 # Parquet release the GIL); at most one batch waits, so memory stays bounded
                 with ThreadPoolExecutor(max_workers=1) as writer:
@@ -526,6 +581,7 @@ class Importer:
                             found.append(problem_table)
                         if progress is not None:
                             progress(result.read, max(total, result.read))
+                        crash_point("import.staging")
                     if pending is not None:
                         pending.result()
                 validator.finish(transaction)
@@ -552,6 +608,7 @@ class Importer:
                 transaction.prepare()
                 result.lake_files = list(transaction.files)
                 self._record(result, path, transaction.id, quarantine, rules_version)
+                crash_point("import.committed")
             except BaseException as exc:
                 transaction.abort()
                 if isinstance(exc, SaqtaError | OSError | pa.ArrowException):

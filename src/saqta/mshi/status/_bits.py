@@ -32,7 +32,7 @@ from saqta.mshi.status._sql import (
     Span,
     category_columns,
     decision_sql,
-    prepaid_month,
+    prepayment_cte,
     prepayment_sql,
     sql_date,
 )
@@ -350,7 +350,7 @@ def month_bits_sql(month: Month, span: Span, run_id: int) -> str:
         )
     chain = ",\n    ".join(steps)
     ctes = f"""
-    pre AS ({prepaid_month(m)}),
+    {prepayment_cte(month, r)},
     b0 AS (
         SELECT a.iin_text, a.birth_date, a.death_date, a.death_m, {", ".join(packing.columns)},
                CASE WHEN more IS NULL THEN CASE WHEN {in_month} THEN k1 END
@@ -363,6 +363,7 @@ def month_bits_sql(month: Month, span: Span, run_id: int) -> str:
                END AS cat_from,
                e.end_m AS prepaid_to,
                e.paid_on AS prepaid_on,
+               e.status_to AS prepaid_status_to,
                CAST(bit_count(a.mask & {window}) AS INTEGER) AS paid_months,
                a.mask & {seen} AS x, a.mask & {counted} AS xc, a.mask & {seen} AS r0
         FROM st_all a
@@ -389,6 +390,7 @@ def month_bits_sql(month: Month, span: Span, run_id: int) -> str:
                top_n + {base} AS nth_paid,
                prepaid_to,
                prepaid_on,
+               prepaid_status_to,
                prepaid_to IS NOT NULL AS by_prepayment
         FROM tops
     )"""

@@ -52,17 +52,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from saqta.core.errors import InputError, StoreError
+from saqta.core.faults import crash_point
 from saqta.core.i18n import DEFAULT_LOCALE, N_, translations
 from saqta.core.periods import Month
 from saqta.core.rules import RuleSet, load_rules
 from saqta.core.version import code_version
 from saqta.mshi.contributions import hashed_outflows, paid_files
+from saqta.mshi.intake import recover_lake, settle_lake
 from saqta.mshi.schema import STATUS
 from saqta.mshi.status._bits import BitSources, bit_spans, month_bits_sql, setup_bits_sql
 from saqta.mshi.status._rules import StatusRules, status_rules
 from saqta.mshi.status._sql import DUCKDB, Sources, Span, month_sql, setup_sql, sql_date
 from saqta.mshi.status._wording import category_label, change_text, payment_type_label
 from saqta.store.lake import FactsLake
+from saqta.store.sql import sql_literal, sql_path_list
 
 __all__ = [
     "Explanation",
@@ -90,8 +93,7 @@ _PARTITION_METADATA = '[["month", "DATE"]]'
 def _read(files: Sequence[Path]) -> str | None:
     if not files:
         return None
-    listed = ", ".join("'" + f.as_posix().replace("'", "''") + "'" for f in files)
-    return f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+    return f"read_parquet({sql_path_list(files)}, hive_partitioning = false, union_by_name = true)"
 
 
 def _payment_files(lake: FactsLake, periods: tuple[int | None, int]) -> list[Path]:
@@ -249,7 +251,7 @@ def _connect(lake: FactsLake) -> duckdb.DuckDBPyConnection:
     temp = lake.root / ".tmp-duckdb"
     with contextlib.suppress(OSError):
         temp.mkdir(parents=True, exist_ok=True)
-        connection.execute(f"SET temp_directory = '{temp.as_posix()}'")
+        connection.execute(f"SET temp_directory = {sql_literal(temp)}")
     return connection
 
 
@@ -387,10 +389,10 @@ def _select_iins(
 
 def _copy(connection: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    path = target.as_posix().replace("'", "''")
     connection.execute(
-        f"COPY ({query}) TO '{path}' (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 1000000, "
-        f"KV_METADATA {{'saqta.partition_by': '{_PARTITION_METADATA}'}})"
+        f"COPY ({query}) TO {sql_literal(target)} (FORMAT parquet, COMPRESSION snappy, "
+        "ROW_GROUP_SIZE 1000000, "
+        f"KV_METADATA {{'saqta.partition_by': {sql_literal(_PARTITION_METADATA)}}})"
     )
 
 
@@ -449,6 +451,7 @@ def _run_months(
                     if k in ("state_category", "prepayment", "contributions")
                 )
                 done += 1
+                crash_point("status.month")
                 if on_month is not None:
                     on_month(done, len(months))
                 month = month.next()
@@ -479,6 +482,10 @@ def compute_status(
     one, migrated) with kind ``status``, the inputs' hashes, the rule-set version and the code
     version; its id is in every row written. A failed run is recorded as failed and leaves every
     month as it was before the month that failed.
+
+    The run holds the lake's writer lock from start to end (imports and other runs wait), after
+    recovering what killed writers left, and marks itself in ``<lake>/_runs/``: a run killed
+    with SIGKILL is recorded as failed, and its temporary folder deleted, by the next command.
     """
     from saqta.store.db import make_engine, session_scope, upgrade
     from saqta.store.models import RunStatus
@@ -491,50 +498,57 @@ def compute_status(
     if engine is None:
         engine = make_engine()
         upgrade(engine)
-    inputs = input_hashes(lake)
-    if source_file is not None:
-        inputs["incremental_from"] = source_file.lower()
-    started = time.perf_counter()
-    with session_scope(engine) as session:
-        run = start_run(
-            session,
-            kind=RUN_KIND,
-            inputs=inputs,
-            rules_version=rules.version,
-            code_version=code_version(),
-        )
-    result = StatusRun(run_id=int(run.id), months=list(months))
-    connection = _connect(lake)
-    try:
-        result.persons = _select_iins(connection, lake, iins, source_file)
-        _run_months(
-            connection,
-            lake,
-            months,
-            rules,
-            result.run_id,
-            result.persons is not None,
-            result,
-            on_month,
-            formulation,
-        )
-    except BaseException as exc:
-        result.seconds = time.perf_counter() - started
+    with lake.lock():
+        recover_lake(lake, engine)
+        inputs = input_hashes(lake)
+        if source_file is not None:
+            inputs["incremental_from"] = source_file.lower()
+        started = time.perf_counter()
         with session_scope(engine) as session:
-            finish_run(
-                session, run, RunStatus.FAILED, {**result.summary(), "error": str(exc)[:500]}
+            run = start_run(
+                session,
+                kind=RUN_KIND,
+                inputs=inputs,
+                rules_version=rules.version,
+                code_version=code_version(),
             )
-        if isinstance(exc, duckdb.Error):
-            raise StoreError(
-                f"status computation failed: {str(exc).splitlines()[0]}",
-                where=f"facts lake {lake.root}",
-            ) from exc
-        raise
-    finally:
-        connection.close()
-    result.seconds = time.perf_counter() - started
-    with session_scope(engine) as session:
-        finish_run(session, run, RunStatus.SUCCEEDED, result.summary())
+        result = StatusRun(run_id=int(run.id), months=list(months))
+        with lake.run_marker(result.run_id):
+            crash_point("status.started")
+            connection = _connect(lake)
+            try:
+                result.persons = _select_iins(connection, lake, iins, source_file)
+                _run_months(
+                    connection,
+                    lake,
+                    months,
+                    rules,
+                    result.run_id,
+                    result.persons is not None,
+                    result,
+                    on_month,
+                    formulation,
+                )
+            except BaseException as exc:
+                result.seconds = time.perf_counter() - started
+                with session_scope(engine) as session:
+                    finish_run(
+                        session,
+                        run,
+                        RunStatus.FAILED,
+                        {**result.summary(), "error": str(exc)[:500]},
+                    )
+                if isinstance(exc, duckdb.Error):
+                    raise StoreError(
+                        f"status computation failed: {str(exc).splitlines()[0]}",
+                        where=f"facts lake {lake.root}",
+                    ) from exc
+                raise
+            finally:
+                connection.close()
+            result.seconds = time.perf_counter() - started
+            with session_scope(engine) as session:
+                finish_run(session, run, RunStatus.SUCCEEDED, result.summary())
     return result
 
 
@@ -550,7 +564,7 @@ def status_of(
     (missing compact payments, an index of the lake, are built as for any run).
 
     ``run_id`` is 0 in the rows: they belong to no recorded run."""
-    lake = lake if isinstance(lake, FactsLake) else FactsLake(lake)
+    lake = settle_lake(lake)
     rules = rules if rules is not None else load_rules()
     connection = _connect(lake)
     tables = []
@@ -575,7 +589,7 @@ def status_of(
 
 def read_status(lake: FactsLake | Path | str, month: Month, iin: str | None = None) -> pa.Table:
     """The stored status rows of ``month`` (optionally of one person), sorted by IIN."""
-    lake = lake if isinstance(lake, FactsLake) else FactsLake(lake)
+    lake = settle_lake(lake)
     files = sorted(status_folder(lake, month).glob("*.parquet"))
     source = _read(files)
     if source is None:
@@ -599,7 +613,7 @@ def _arrow(
 
 
 def stored_months(lake: FactsLake | Path | str) -> list[Month]:
-    lake = lake if isinstance(lake, FactsLake) else FactsLake(lake)
+    lake = settle_lake(lake)
     folder = lake.root.joinpath(*STATUS_DIR)
     found = []
     if folder.is_dir():
@@ -662,7 +676,7 @@ def explain(
     from saqta.core.iin import parse_iin
 
     parse_iin(iin)
-    lake = lake if isinstance(lake, FactsLake) else FactsLake(lake)
+    lake = settle_lake(lake)
     rules = rules if rules is not None else load_rules()
     span = spans([month], rules)[0]
     r = span.rules

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from saqta.core.periods import Month
 from saqta.core.rules import RuleSet, load_rules
+from saqta.mshi.intake import settle_lake
 from saqta.mshi.schema import (
     PAYMENT_OUTFLOWS,
     PAYMENTS,
@@ -31,6 +32,7 @@ from saqta.mshi.schema import (
 from saqta.mshi.status._engine import _payment_files, _read, spans
 from saqta.mshi.status._sql import POSTGRES, Sources, month_sql, setup_sql
 from saqta.store.lake import FactsLake
+from saqta.store.sql import sql_literal
 
 __all__ = [
     "LoadReport",
@@ -79,7 +81,7 @@ def load_month_inputs(
     ``month`` needs."""
     import psycopg
 
-    lake = lake if isinstance(lake, FactsLake) else FactsLake(lake)
+    lake = settle_lake(lake)
     rules = rules if rules is not None else load_rules()
     span = spans([month], rules)[0]
     r = span.rules
@@ -87,7 +89,7 @@ def load_month_inputs(
     low, high = span.period_range
     index = "(year(period) * 12 + month(period) - 1)"
     period_filter = f"{index} <= {high}" + (f" AND {index} >= {low}" if low is not None else "")
-    types = ", ".join(f"'{t}'" for t in sorted({*r.payment_types, "self_payer"}))
+    types = ", ".join(sql_literal(t) for t in sorted({*r.payment_types, "self_payer"}))
     queries = {
         "persons": (_read(lake.files("persons")), ""),
         "state_categories": (
@@ -117,7 +119,7 @@ def load_month_inputs(
             names = ", ".join(_COLUMNS[table].names)
             csv = Path(folder) / f"{table}.csv"
             duck.execute(
-                f"COPY (SELECT {names} FROM {source} {where}) TO '{csv.as_posix()}' "
+                f"COPY (SELECT {names} FROM {source} {where}) TO {sql_literal(csv)} "
                 "(FORMAT csv, HEADER false)"
             )
             with pg.cursor() as cursor:

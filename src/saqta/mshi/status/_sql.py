@@ -31,6 +31,7 @@ from saqta.core.periods import Month
 from saqta.mshi.schema import PAYMENT_TYPES
 from saqta.mshi.status._rules import StatusRules
 from saqta.mshi.status._wording import ChangeCode
+from saqta.store.sql import sql_literal
 
 __all__ = [
     "DUCKDB",
@@ -41,7 +42,7 @@ __all__ = [
     "category_key",
     "decision_sql",
     "month_sql",
-    "prepaid_month",
+    "prepayment_cte",
     "prepayment_sql",
     "setup_sql",
     "sql_date",
@@ -101,8 +102,7 @@ class Sources:
     selected: str | None = None
 
 
-def _text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+_text = sql_literal
 
 
 def sql_date(day: dt.date) -> str:
@@ -344,13 +344,23 @@ def _numbers(month: Month, r: StatusRules) -> tuple[int, int, int, int, int, int
     )
 
 
-def prepaid_month(m: int) -> str:
-    """Per person, the prepayments of ``st_prepay`` that cover the month ``m``: the last prepaid
-    month (``end_m``) and the first day of payment (``paid_on``)."""
-    return (
-        "SELECT iin, max(end_m) AS end_m, min(payment_date) AS paid_on FROM st_prepay "
-        f"WHERE {m} BETWEEN start_m AND end_m GROUP BY iin"
-    )
+def prepayment_cte(month: Month, rules: StatusRules) -> str:
+    """The CTE ``pre`` (``iin``, ``end_m``, ``paid_on``, ``status_to``) from ``st_prepay``: per
+    person, the last prepaid month of the prepayments covering ``month``, the first day of
+    payment, and the last month of status they give. After the prepaid months, status goes on
+    only as the contributions rule gives it on the prepaid months: when self-payer payments
+    count toward contributions and the prepayment holds at least the paid months needed, up to
+    the survival and the window."""
+    r = rules
+    m, n, w, g, _, _ = _numbers(month, r)
+    after = max(0, min(g, w - n)) if "self_payer" in r.payment_types else 0
+    return f"""pre AS (
+        SELECT iin, max(end_m) AS end_m, min(payment_date) AS paid_on,
+               max(CASE WHEN end_m - start_m + 1 >= {n} THEN end_m + {after} ELSE end_m END)
+                   AS status_to
+        FROM st_prepay
+        WHERE {m} BETWEEN start_m AND end_m GROUP BY iin
+    )"""
 
 
 def month_sql(d: Dialect, month: Month, rules: StatusRules, run_id: int) -> str:
@@ -375,7 +385,7 @@ def month_sql(d: Dialect, month: Month, rules: StatusRules, run_id: int) -> str:
         WHERE pm BETWEEN {min(window_from, m - g)} AND {m}
         GROUP BY iin
     ),
-    pre AS ({prepaid_month(m)}),
+    {prepayment_cte(month, r)},
     base AS (
         SELECT p.iin, p.birth_date, p.death_date,
                (p.death_m IS NOT NULL AND p.death_m < {m}) AS dead,
@@ -388,6 +398,7 @@ def month_sql(d: Dialect, month: Month, rules: StatusRules, run_id: int) -> str:
                7 - a.last_key % 8 AS type_rank,
                a.nth_paid,
                e.end_m AS prepaid_to,
+               e.status_to AS prepaid_status_to,
                e.end_m IS NOT NULL AS by_prepayment
         FROM st_person p
         LEFT JOIN cat c ON c.iin = p.iin
@@ -403,7 +414,8 @@ def decision_sql(d: Dialect, month: Month, rules: StatusRules, run_id: int, base
     ``base`` of one row per person born by the end of the month, with the columns ``iin``,
     ``birth_date``, ``death_date``, ``dead``, ``category``, ``category_to``, ``by_category``,
     ``cat_from``, ``paid_months``, ``last_paid``, ``last_counted``, ``type_rank``, ``nth_paid``,
-    ``prepaid_to``, ``prepaid_on`` and ``by_prepayment`` (months as integers).
+    ``prepaid_to``, ``prepaid_status_to`` (:func:`prepayment_cte`), ``prepaid_on`` and
+    ``by_prepayment`` (months as integers).
 
     No words: what would change the answer is a :class:`ChangeCode` with its parameters
     (``change_date``, ``change_month``, ``change_count``, ``offer_months``), rendered per locale
@@ -424,9 +436,7 @@ def decision_sql(d: Dialect, month: Month, rules: StatusRules, run_id: int, base
     judged AS (
         SELECT *,
                coalesce(paid_months >= {n} AND last_counted >= {m - g}, FALSE) AS by_contributions,
-               least(last_paid + {g}, nth_paid + {w - 1}) AS contributions_to,
-               greatest(prepaid_to, least(prepaid_to + {g}, prepaid_to + {w - n}))
-                   AS prepaid_status_to
+               least(last_paid + {g}, nth_paid + {w - 1}) AS contributions_to
         FROM base
     ),
     decided AS (
