@@ -263,7 +263,8 @@ def setup_bits_sql(sources: BitSources, span: Span, *, one_load: bool = False) -
     if sources.paid is None or not r.prepayments:
         statements.append(
             "CREATE TEMP TABLE st_prepay AS SELECT CAST(NULL AS BIGINT) AS iin, "
-            "CAST(NULL AS INTEGER) AS start_m, CAST(NULL AS INTEGER) AS end_m, "
+            "CAST(NULL AS INTEGER) AS start_m, CAST(NULL AS INTEGER) AS first_m, "
+            "CAST(NULL AS INTEGER) AS end_m, "
             "CAST(NULL AS DATE) AS payment_date WHERE 1 = 0"
         )
     else:

@@ -210,19 +210,21 @@ def _counted(
 
 
 def prepayment_sql(d: Dialect, span: Span, counted: str, *, paid_on: str, period: str) -> str:
-    """``st_prepay`` (``iin``, ``start_m``, ``end_m``, ``payment_date``): a self-payer's counted
-    payments (``counted``, aliased ``c``: ``iin``, the day ``paid_on`` and the month ``period``
-    of ``c``) made on one day in force of the prepayment rule, covering every one of its K
-    consecutive months from the month of payment on or from the next month on (contributions
-    paid ahead). Status runs from the day of payment (``start_m`` is the month of payment)
-    through the last prepaid month (``end_m``)."""
+    """``st_prepay`` (``iin``, ``start_m``, ``first_m``, ``end_m``, ``payment_date``): a
+    self-payer's counted payments (``counted``, aliased ``c``: ``iin``, the day ``paid_on`` and
+    the month ``period`` of ``c``) made on one day in force of the prepayment rule, covering
+    every one of its K consecutive months from the month of payment on or from the next month
+    on (contributions paid ahead; ``first_m`` is the first prepaid month). Status runs from the
+    day of payment (``start_m`` is the month of payment) through the last prepaid month
+    (``end_m``)."""
     r = span.rules
     values = ", ".join(
         f"({sql_date(p.valid_from)}, {sql_date(p.valid_to)}, {p.months})" for p in r.prepayments
     )
     paid_m = d.month_index(f"c.{paid_on}")
     return f"""CREATE TEMP TABLE st_prepay AS
-        SELECT iin, m0 AS start_m, max(m0 + s + k - 1) AS end_m, {paid_on} AS payment_date
+        SELECT iin, m0 AS start_m, min(m0 + s) AS first_m, max(m0 + s + k - 1) AS end_m,
+               {paid_on} AS payment_date
         FROM (
             SELECT c.iin, c.{paid_on}, rule.k, ahead.s, {paid_m} AS m0,
                    count(DISTINCT {period}) AS n
@@ -273,7 +275,8 @@ def setup_sql(d: Dialect, sources: Sources, span: Span) -> list[str]:
     if sources.payments is None or not r.prepayments:
         statements.append(
             "CREATE TEMP TABLE st_prepay AS SELECT CAST(NULL AS VARCHAR) AS iin, "
-            "CAST(NULL AS INTEGER) AS start_m, CAST(NULL AS INTEGER) AS end_m, "
+            "CAST(NULL AS INTEGER) AS start_m, CAST(NULL AS INTEGER) AS first_m, "
+            "CAST(NULL AS INTEGER) AS end_m, "
             "CAST(NULL AS DATE) AS payment_date WHERE 1 = 0"
         )
     else:
@@ -356,7 +359,7 @@ def prepayment_cte(month: Month, rules: StatusRules) -> str:
     after = max(0, min(g, w - n)) if "self_payer" in r.payment_types else 0
     return f"""pre AS (
         SELECT iin, max(end_m) AS end_m, min(payment_date) AS paid_on,
-               max(CASE WHEN end_m - start_m + 1 >= {n} THEN end_m + {after} ELSE end_m END)
+               max(CASE WHEN end_m - first_m + 1 >= {n} THEN end_m + {after} ELSE end_m END)
                    AS status_to
         FROM st_prepay
         WHERE {m} BETWEEN start_m AND end_m GROUP BY iin
