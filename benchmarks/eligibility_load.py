@@ -171,17 +171,17 @@ def _status_for_chunk(persons: pa.Table, categories: pa.Table, seed: int) -> lis
         valid_days[pay_rows] = ends_on[np.clip(last_index[pay_rows] + 1, 0, WINDOW)]
         valid_days[by_prepayment & ~dead] = _month_days(12)[1]
         valid_days[~entitled] = -1
-        change = np.full(n, -1, dtype=np.int8)
-        change[pay_rows] = 0
-        change[basis == 3] = 1
-        change[by_category & ~dead] = 2
-        changes = pa.array(
-            [
-                f"no contribution for {YEAR}-{m:02d} ends entitlement after the window",
-                "a contribution, or a preferential category",
-                "the end of the preferential category",
-            ]
-        )
+        # what would change it, as the engine codes it (saqta.mshi.status.ChangeCode):
+        # contributions (7: valid until, next month), restore_one (8: the previous month),
+        # category_ends (5: valid until)
+        code = np.full(n, -1, dtype=np.int16)
+        code[pay_rows] = 7
+        code[basis == 3] = 8
+        code[by_category & ~dead] = 5
+        next_month = _month_days(min(12, m + 1))[0]
+        previous_month = _month_days(max(1, m - 1))[0]
+        change_month = np.where(code == 7, next_month, previous_month)
+        dated = ((code == 7) | (code == 5)) & (valid_days >= 0)
         table = pa.table(
             {
                 "iin": iin,
@@ -195,7 +195,12 @@ def _status_for_chunk(persons: pa.Table, categories: pa.Table, seed: int) -> lis
                 "paid_months": pa.array(np.where(pays, paid_months, 0).astype(np.int16)),
                 "last_paid_period": _days_to_date32(last_days, last_valid),
                 "valid_until": _days_to_date32(valid_days, valid_days >= 0),
-                "change": _text(change, changes),
+                "valid_from_day": _days_to_date32(np.full(n, first, dtype=np.int64), entitled),
+                "change_code": pa.array(code, mask=code < 0),
+                "change_date": _days_to_date32(valid_days, dated),
+                "change_month": _days_to_date32(change_month.astype(np.int64), code >= 7),
+                "change_count": pa.nulls(n, pa.int16()),
+                "offer_months": pa.nulls(n, pa.int16()),
                 "run_id": pa.array(np.ones(n, dtype=np.int64)),
             },
             schema=STATUS,

@@ -27,8 +27,9 @@ The rules implemented (months are :class:`~saqta.core.periods.Month` values; ``l
    counted months lie in [M - lookback + 1, M - lag] and the latest counted month up to M - lag
    is no older than M - survival.
 8. :func:`prepaid_months`: self-payer payments (not refunded) made on one day D when the
-   prepayment rule is in force on D (K months), one for each of the K months from the month of D
-   on: entitled in each of those K months.
+   prepayment rule is in force on D (K months), one for each of K consecutive months beginning
+   with the month of D or the next month: entitled from the month of D through the last of
+   those months.
 9. :func:`decide`: basis by priority deceased, state category, prepayment, contributions, none.
    ``payment_type``: for contributions, the type of the latest counted month up to M - lag (the
    first in :data:`~saqta.mshi.schema.PAYMENT_TYPES` order when the month has several);
@@ -264,8 +265,9 @@ def by_contributions(months: Iterable[Month], month: Month, rules: Rules) -> boo
     )
 
 
-def prepaid_months(payments: list[Payment], rules: RuleSet) -> list[tuple[Month, Month]]:
-    """Rule 8: the (first, last) months of each prepayment."""
+def prepaid_months(payments: list[Payment], rules: RuleSet) -> list[tuple[Month, Month, Month]]:
+    """Rule 8: for each prepayment, the month status starts (the month of payment), the first
+    and the last prepaid month (12 months ahead begin with the month of payment or the next)."""
     by_day: dict[dt.date, set[Month]] = defaultdict(set)
     for p in payments:
         if p.payment_type == "self_payer":
@@ -275,9 +277,10 @@ def prepaid_months(payments: list[Payment], rules: RuleSet) -> list[tuple[Month,
         k = prepayment_months_on(rules, day)
         if k is None:
             continue
-        start = Month.of(day)
-        if all(start.shift(i) in months for i in range(k)):
-            found.append((start, start.shift(k - 1)))
+        paid_in = Month.of(day)
+        for start in (paid_in, paid_in.next()):
+            if all(start.shift(i) in months for i in range(k)):
+                found.append((paid_in, start, start.shift(k - 1)))
     return found
 
 
@@ -368,9 +371,9 @@ def decide(
         row["basis"] = "deceased"
         return row
     category = category_of_month(periods, month)
-    prepayments = [(a, b) for a, b in prepaid_months(payments, rules) if a <= month <= b]
+    prepayments = [(f, b) for a, f, b in prepaid_months(payments, rules) if a <= month <= b]
     contributions = by_contributions(counted, month, r)
-    prepaid_to = max(prepayment_end(a, b, r) for a, b in prepayments) if prepayments else None
+    prepaid_to = max(prepayment_end(f, b, r) for f, b in prepayments) if prepayments else None
     contributions_to = (
         contributions_end([m for m in counted if m <= month], month, r) if contributions else None
     )

@@ -144,7 +144,15 @@ def test_insured_by_payments_with_valid_until(client, sample):
 def test_not_insured_and_deceased(client, sample):
     lapsed = client.get(f"/v1/eligibility/{sample.employee}?date=2022-03-01").json()
     assert (lapsed["insured"], lapsed["outcome"], lapsed["basis"]) == (False, "not_insured", "none")
-    assert lapsed["change"] == "a contribution for any month of the look-back window"
+    assert lapsed["change"] == (
+        "a payment for 2022-02 would restore entitlement; a self-payer's prepayment of 12 "
+        "months ahead would give status at once, from the day of payment"
+    )
+    assert (lapsed["change_code"], lapsed["reason_code"], lapsed["lang"]) == (
+        "restore_one",
+        "none",
+        "en",
+    )
     dead = client.get(f"/v1/eligibility/{sample.deceased}?date=2022-02-11")
     assert dead.status_code == 200
     assert dead.json()["basis"] == "deceased"
@@ -227,7 +235,7 @@ def test_fhir_insured(client, sample):
     assert insurance.inforce is True
     assert insurance.benefitPeriod.end == dt.date(2022, 3, 31)
     assert insurance.item[0].excluded is False
-    assert "employer_deduction" in resource.disposition
+    assert "employer deductions" in resource.disposition
 
 
 def test_fhir_not_insured_uses_the_period_start(client, sample):
@@ -371,3 +379,38 @@ def test_saqta_serve_answers_over_loopback(sample, tmp_path, workers):
         None,  # "123" is no IIN: not kept
     }
     engine.dispose()
+
+
+def test_the_answer_speaks_the_language_asked(client, sample):
+    """Accept-Language picks Kazakh, Russian or English (weights as in HTTP); codes stay."""
+    url = f"/v1/eligibility/{sample.employee}?date=2022-03-01"
+    english = client.get(url)
+    assert english.headers["content-language"] == "en"
+    kazakh = client.get(url, headers={"Accept-Language": "kk-KZ, ru;q=0.8"})
+    assert kazakh.headers["content-language"] == "kk"
+    assert kazakh.json()["lang"] == "kk"
+    assert kazakh.json()["change"].startswith("2022-02 үшін төлем құқықты қалпына келтірер еді")
+    russian = client.get(url, headers={"Accept-Language": "kk;q=0.5, ru"})
+    assert russian.json()["change"].startswith("платёж за 2022-02 восстановил бы право")
+    assert russian.json()["change_code"] == english.json()["change_code"] == "restore_one"
+    other = client.get(url, headers={"Accept-Language": "de, fr;q=0.9"})
+    assert other.json()["lang"] == "en"
+    insured = client.get(
+        f"/v1/eligibility/{sample.pensioner}?date=2022-02-14", headers={"Accept-Language": "ru"}
+    ).json()
+    assert insured["reason"] == (
+        "за лицо платит государство как за льготную категорию («пенсионер»)"
+    )
+    body = fhir_request(sample.pensioner, "2022-02-14")
+    response = client.post(
+        "/fhir/CoverageEligibilityRequest/$check", json=body, headers={"Accept-Language": "kk"}
+    )
+    resource = CoverageEligibilityResponse.model_validate_json(response.content)
+    assert resource.disposition.startswith("МӘМС жүйесінде сақтандырылған: ")
+    posted = client.post(
+        "/v1/eligibility",
+        json={"iin": sample.employee, "date": "2022-03-01"},
+        headers={"Accept-Language": "ru"},
+    )
+    assert posted.headers["content-language"] == "ru"
+    assert posted.json()["change"].startswith("платёж за 2022-02 восстановил бы право")

@@ -62,11 +62,24 @@ def test_build_then_answer_with_exit_codes(lake):
     assert insured.returncode == 0
     assert insured.stdout.splitlines()[:3] == [
         "insured on 2022-02-01",
-        "  reason: contributions by employer_deduction: 10 paid month(s) in the look-back "
+        "  reason: contributions by employer deductions: 10 paid months in the look-back "
         "window, last paid period 2022-01",
         "  valid until: 2022-03-31",
     ]
-    assert "what would change it: no contribution for 2022-02" in insured.stdout
+    assert "what would change it: entitled until 2022-03-31 unless a payment" in insured.stdout
+
+    kazakh = saqta(lake, "status", lake.employee, "--on", "2022-02-01", "--lang", "kk")
+    assert kazakh.returncode == 0
+    assert kazakh.stdout.splitlines()[:3] == [
+        "2022-02-01 күні: МӘМС жүйесінде сақтандырылған",
+        "  негіздеме: жарналар (жұмыс берушінің аударымдары): есепке алу кезеңінде 10 "
+        "төленген ай, соңғы төленген кезең 2022-01",
+        "  мерзімі: 2022-03-31 дейін",
+    ]
+    russian = saqta(lake, "status", lake.employee, "--on", "2022-03-01", "--lang", "ru-RU")
+    assert russian.returncode == 1
+    assert russian.stdout.splitlines()[0] == "не застрахован в системе ОСМС на 2022-03-01"
+    assert saqta(lake, "status", lake.employee, "--lang", "de").returncode == 2
 
     category = saqta(lake, "status", lake.pensioner, "--on", "2022-03-31")
     assert category.returncode == 0

@@ -23,7 +23,9 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
+from access_helpers import sign_in
 from lake_samples import PEOPLE, payments_file, persons_file
+from saqta.access import Role
 from saqta.mshi.contributions import approve_refund, check_refund, request_refund
 from saqta.mshi.models import ImportedFile, ImportKind, RefundEvent, RefundStatus
 from saqta.store.db import make_engine, session_scope, upgrade
@@ -42,6 +44,11 @@ class World:
         self.url = db_url or f"sqlite:///{root / 'saqta.db'}"
         self.engine = make_engine(self.url)
         upgrade(self.engine)
+        self.token: str | None = None
+
+    def sign_in(self, username: str, role: Role) -> None:
+        """Later commands act as ``username`` (a real user and a real token)."""
+        self.token = sign_in(self.root / "home", self.url, username, role)
 
     def env(self, crash_at: str | None = None) -> dict[str, str]:
         env = dict(os.environ)
@@ -51,6 +58,9 @@ class World:
             SAQTA_LAKE_DIR=str(self.lake.root),
             COLUMNS="200",
         )
+        env.pop("SAQTA_TOKEN", None)
+        if self.token is not None:
+            env["SAQTA_TOKEN"] = self.token
         env.pop("SAQTA_CRASH_AT", None)
         if crash_at is not None:
             env["SAQTA_CRASH_AT"] = crash_at
@@ -227,12 +237,13 @@ def test_a_refund_payment_killed_at_any_point_leaves_nothing_or_everything(
     refund = request_refund(world.engine, world.lake, "P-0-0", "4250.00", "paid twice", "ana")
     check_refund(world.engine, refund.id, "bek")
     approve_refund(world.engine, refund.id, "dana")
-    world.killed("payments", "refund", "pay", str(refund.id), "--by", "erlan", crash_at=point)
+    world.sign_in("erlan", Role.FUND_ANALYST)  # the payer acts as the signed-in identity
+    world.killed("payments", "refund", "pay", str(refund.id), crash_at=point)
     world.ok("insured", "compute", "--month", "2022-07")
     world.consistent()
     assert world.rows("payment_outflows") == (1 if committed else 0)
     if not committed:
-        world.ok("payments", "refund", "pay", str(refund.id), "--by", "erlan")
+        world.ok("payments", "refund", "pay", str(refund.id))
         world.consistent()
     assert world.rows("payment_outflows") == 1
 

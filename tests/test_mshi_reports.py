@@ -327,7 +327,12 @@ def status_row(name, month, entitled, basis, run_id, category=None) -> dict:
         "paid_months": 0,
         "last_paid_period": None,
         "valid_until": None,
-        "change": None,
+        "valid_from_day": None,
+        "change_code": None,
+        "change_date": None,
+        "change_month": None,
+        "change_count": None,
+        "offer_months": None,
         "run_id": run_id,
     }
 

@@ -37,7 +37,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -53,6 +53,7 @@ from saqta.access import (
 )
 from saqta.api import docs, fhir, schemas
 from saqta.api.security import denied_response, public, require, token_endpoint
+from saqta.core.i18n import negotiate
 from saqta.core.version import code_version
 from saqta.mshi.eligibility import (
     Eligibility,
@@ -74,7 +75,12 @@ class EligibilityAnswer(BaseModel):
     month: str = Field(description="The status month that decided (YYYY-MM)")
     outcome: str = Field(description="insured or not_insured")
     insured: bool
-    reason: str = Field(description="Why, in words")
+    reason: str = Field(description="Why, in words of the language asked (Accept-Language)")
+    reason_code: str = Field(
+        description="Why, as a code: the basis (state_category, contributions, prepayment, none, "
+        "deceased), or died (after the death date), no_status, ended (after valid_until) or "
+        "not_yet (before valid_from)"
+    )
     basis: str | None = Field(
         description="state_category, contributions, prepayment, none, deceased, or no_status "
         "(a known person for whom no status was computed for the month)"
@@ -83,12 +89,21 @@ class EligibilityAnswer(BaseModel):
     payment_type: str | None = Field(description="The payer type that counted, when by payments")
     paid_months: int | None = Field(description="Paid months in the look-back window")
     last_paid_period: str | None = Field(description="The last paid period (YYYY-MM)")
+    valid_from: str | None = Field(
+        description="First day of the month entitled (after the 1st: birth, the start of a "
+        "category, the day of a prepayment); null when not entitled"
+    )
     valid_until: str | None = Field(
         description="Last day entitled unless something changes; null when open or not insured"
     )
-    change: str | None = Field(description="What would change the answer")
+    change: str | None = Field(description="What would change the answer, in words")
+    change_code: str | None = Field(
+        description="What would change the answer, as a code (died, until_death, category_open, "
+        "child_18, category_ends, prepaid, contributions, restore_one, restore_many)"
+    )
     death_date: str | None
     run_id: int | None = Field(description="The status run that computed the answer")
+    lang: str = Field(description="The language of the words: kk, ru or en")
 
 
 class MinimalAnswer(BaseModel):
@@ -171,6 +186,18 @@ def minimal_json(found: Eligibility) -> dict[str, Any]:
     }
 
 
+AcceptLanguage = Annotated[
+    str | None,
+    Header(description="kk, ru or en (weights as in HTTP); default en", examples=["kk, ru;q=0.8"]),
+]
+"""The ``Accept-Language`` header of the eligibility routes: the language of the words."""
+
+
+def _language_headers(accept_language: str | None) -> dict[str, str]:
+    """``Content-Language`` (the language chosen) and ``Vary`` of an eligibility answer."""
+    return {"Content-Language": negotiate(accept_language), "Vary": "Accept-Language"}
+
+
 def answer(
     access: AccessControl,
     index: EligibilityIndex,
@@ -180,16 +207,19 @@ def answer(
     *,
     interface: str = "api",
     action: str = "eligibility.check",
+    accept_language: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """The HTTP status and JSON body of an eligibility question, audited.
 
     Full answers for roles with ``eligibility.full``; minimal ones otherwise, with an unknown
-    person answered exactly as a known person who is not insured.
+    person answered exactly as a known person who is not insured. The words are in the best
+    language of ``accept_language`` (an ``Accept-Language`` value) among Kazakh, Russian and
+    English (default English).
     """
     full = access.allows(identity, Permission.ELIGIBILITY_FULL)
     on: dt.date | str = date if date is not None else today_in_kazakhstan()
     try:
-        found = index.check(iin, on)
+        found = index.check(iin, on, negotiate(accept_language))
     except EligibilityInputError as exc:
         status, error = _input_status(exc)
         access.record(identity, interface, action, iin if isinstance(iin, str) else None, error)
@@ -291,10 +321,13 @@ class EligibilityFastPath:
             return
         extra = dict(DEPRECATION_HEADERS) if deprecated else {}
         authorization = None
+        accept_language = None
         for key, value in scope.get("headers", ()):
             if key == b"authorization":
                 authorization = value.decode("latin-1")
-                break
+            elif key == b"accept-language":
+                accept_language = value.decode("latin-1")
+        extra.update(_language_headers(accept_language))
         try:
             identity = self.access.admit(authorization, Permission.ELIGIBILITY_CHECK)
         except AccessDenied as exc:
@@ -327,7 +360,9 @@ class EligibilityFastPath:
                 await self._send(send, status, content, extra)
                 return
             iin, date = parsed
-        status, content = answer(self.access, self.index, identity, iin, date)
+        status, content = answer(
+            self.access, self.index, identity, iin, date, accept_language=accept_language
+        )
         await self._send(send, status, content, extra)
 
 
@@ -429,14 +464,22 @@ def create_app(
             },
         },
     )
-    async def eligibility(request: Request, who: Annotated[Identity, Depends(CHECK)]) -> Response:
+    async def eligibility(
+        request: Request,
+        who: Annotated[Identity, Depends(CHECK)],
+        accept_language: AcceptLanguage = None,
+    ) -> Response:
         parsed = parse_question(await request.body())
         if isinstance(parsed[0], int):
             status, content = parsed
         else:
             iin, date = parsed
-            status, content = answer(control, opened, who, iin, date)
-        return JSONResponse(content, status_code=status)
+            status, content = answer(
+                control, opened, who, iin, date, accept_language=accept_language
+            )
+        return JSONResponse(
+            content, status_code=status, headers=_language_headers(accept_language)
+        )
 
     @app.get(
         "/v1/eligibility/{iin}",
@@ -453,9 +496,16 @@ def create_app(
         date: Annotated[
             schemas.OptionalDate, Query(description="YYYY-MM-DD; default today in Kazakhstan")
         ] = None,
+        accept_language: AcceptLanguage = None,
     ) -> Response:
-        status, content = answer(control, opened, who, iin, date)
-        return JSONResponse(content, status_code=status, headers=DEPRECATION_HEADERS)
+        status, content = answer(
+            control, opened, who, iin, date, accept_language=accept_language
+        )
+        return JSONResponse(
+            content,
+            status_code=status,
+            headers={**DEPRECATION_HEADERS, **_language_headers(accept_language)},
+        )
 
     @app.post(
         "/fhir/CoverageEligibilityRequest/$check",
@@ -492,7 +542,7 @@ def create_app(
         action = "eligibility.check"
         try:
             resource, iin, day = fhir.parse_request(body)
-            found = opened.check(iin, day)
+            found = opened.check(iin, day, negotiate(request.headers.get("accept-language")))
         except fhir.FhirRequestError as exc:
             control.record(who, "fhir", action, None, "invalid_input")
             outcome = fhir.operation_outcome(exc.code, exc.diagnostics, exc.expression)

@@ -134,7 +134,10 @@ def eligibility_response(request: Any, answer: Eligibility, *, minimal: bool = F
         }
     else:
         request_reference = {"display": "the submitted CoverageEligibilityRequest"}
-    benefit_period: dict[str, str] = {"start": answer.on.replace(day=1).isoformat()}
+    # the day status starts in the month (birth, a category's start, a prepayment) is not told
+    # to a provider: it would reveal the basis
+    start = (None if minimal else answer.valid_from) or answer.on.replace(day=1)
+    benefit_period: dict[str, str] = {"start": start.isoformat()}
     if answer.valid_until is not None:
         benefit_period["end"] = answer.valid_until.isoformat()
     item: dict[str, Any] = {
@@ -151,11 +154,11 @@ def eligibility_response(request: Any, answer: Eligibility, *, minimal: bool = F
     if answer.insured:
         insurance["benefitPeriod"] = benefit_period
     if minimal:
-        disposition = "insured" if answer.insured else "not insured"
+        disposition = answer.verdict
     else:
-        disposition = ("insured: " if answer.insured else "not insured: ") + answer.reason
+        disposition = f"{answer.verdict}: {answer.reason}"
         if answer.change:
-            disposition += f". What would change it: {answer.change}"
+            disposition += f". {answer.change_sentence()}"
     response = CoverageEligibilityResponse.model_validate(
         {
             "resourceType": "CoverageEligibilityResponse",

@@ -11,7 +11,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from saqta.cli.common import console, err_console, progress_bar, report_errors
+from saqta.cli.common import console, err_console, parse_locale, progress_bar, report_errors
+from saqta.core.i18n import DEFAULT_LOCALE, N_, translations
 
 EXIT_INSURED = 0
 EXIT_NOT_INSURED = 1
@@ -25,6 +26,13 @@ eligibility_app = typer.Typer(
     help="The eligibility index that `saqta status` and `saqta serve` answer from.",
     no_args_is_help=True,
 )
+
+_VERDICT_ON = N_("{verdict} on {date}")
+_REASON = N_("reason: {reason}")
+_VALID_UNTIL = N_("valid until: {date}")
+_OPEN = N_("open-ended")
+_RUN = N_("status run: {run}")
+
 
 _INDEX_HELP = "The index folder or index root (default: <lake>/derived/eligibility)"
 
@@ -97,6 +105,9 @@ def status(
     ),
     index: Path | None = typer.Option(None, "--index", help=_INDEX_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON"),
+    lang: str = typer.Option(
+        DEFAULT_LOCALE, "--lang", help="Language of the words: kk, ru or en", callback=parse_locale
+    ),
 ) -> None:
     """Is the person insured on a day? Prints insured or not insured, the reason (state
     category, or payments by which payer type), valid-until where known and what would change
@@ -134,7 +145,7 @@ def status(
         else:
             day = on
         try:
-            answer = opened.check(iin, day)
+            answer = opened.check(iin, day, lang)
         except EligibilityInputError as exc:
             control.record(me, "cli", "eligibility.check", iin, "invalid_input")
             err_console.print(f"[red]error[/red] {escape(str(exc))}", highlight=False)
@@ -146,27 +157,42 @@ def status(
         if as_json:
             console.print_json(json.dumps(minimal_json(answer)))
         else:
-            verdict = "[green]insured[/green]" if answer.insured else "[red]not insured[/red]"
-            until = answer.valid_until.isoformat() if answer.valid_until else "open-ended"
-            console.print(f"{verdict} on {answer.on.isoformat()}", highlight=False)
+            t = translations(lang)
+            colour = "green" if answer.insured else "red"
+            console.print(
+                t.gettext(_VERDICT_ON).format(
+                    verdict=f"[{colour}]{escape(answer.verdict)}[/{colour}]",
+                    date=answer.on.isoformat(),
+                ),
+                highlight=False,
+            )
             if answer.insured:
-                console.print(f"  valid until: {until}", highlight=False)
+                until = answer.valid_until.isoformat() if answer.valid_until else t.gettext(_OPEN)
+                console.print(f"  {t.gettext(_VALID_UNTIL).format(date=until)}", highlight=False)
         raise typer.Exit(EXIT_INSURED if answer.insured else EXIT_NOT_INSURED)
     if as_json:
         console.print_json(json.dumps(answer.as_json()))
     elif answer.outcome is Outcome.UNKNOWN_PERSON:
-        console.print(f"unknown person: IIN {answer.iin} is not in the register", highlight=False)
+        console.print(f"{answer.iin}: {escape(answer.reason)}", highlight=False)
     else:
-        verdict = "[green]insured[/green]" if answer.insured else "[red]not insured[/red]"
-        console.print(f"{verdict} on {answer.on.isoformat()}", highlight=False)
-        console.print(f"  reason: {escape(answer.reason)}", highlight=False)
+        t = translations(lang)
+        colour = "green" if answer.insured else "red"
+        verdict = t.gettext(_VERDICT_ON).format(
+            verdict=f"[{colour}]{escape(answer.verdict)}[/{colour}]", date=answer.on.isoformat()
+        )
+        console.print(verdict, highlight=False)
+        console.print(
+            f"  {t.gettext(_REASON).format(reason=escape(answer.reason))}", highlight=False
+        )
         if answer.insured:
-            until = answer.valid_until.isoformat() if answer.valid_until else "open-ended"
-            console.print(f"  valid until: {until}", highlight=False)
+            until = answer.valid_until.isoformat() if answer.valid_until else t.gettext(_OPEN)
+            console.print(f"  {t.gettext(_VALID_UNTIL).format(date=until)}", highlight=False)
         if answer.change:
-            console.print(f"  what would change it: {escape(answer.change)}", highlight=False)
+            console.print(f"  {escape(answer.change_sentence() or '')}", highlight=False)
         if answer.run_id is not None:
-            console.print(f"  status run: {answer.run_id}", highlight=False)
+            console.print(
+                f"  {t.gettext(_RUN).format(run=answer.run_id)}", highlight=False
+            )
     if answer.outcome is Outcome.UNKNOWN_PERSON:
         raise typer.Exit(EXIT_UNKNOWN_PERSON)
     raise typer.Exit(EXIT_INSURED if answer.insured else EXIT_NOT_INSURED)

@@ -120,7 +120,16 @@ STATUS = pa.schema(
         ("paid_months", pa.int16()),  # paid months in the look-back window
         ("last_paid_period", pa.date32()),
         ("valid_until", pa.date32()),  # last day entitled unless something changes; null = open
-        ("change", pa.string()),  # what would change the answer, in words
+        # first day of the month entitled (birth, a category's start, a prepayment's day of
+        # payment); null when not entitled
+        ("valid_from_day", pa.date32()),
+        # what would change the answer: a code of saqta.mshi.status.ChangeCode and its
+        # parameters (which ones each code uses: saqta.mshi.status._wording); no words
+        ("change_code", pa.int16()),
+        ("change_date", pa.date32()),
+        ("change_month", pa.date32()),
+        ("change_count", pa.int16()),
+        ("offer_months", pa.int16()),  # a prepayment of that many months would give status
         ("run_id", pa.int64()),
     ]
 )

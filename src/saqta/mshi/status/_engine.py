@@ -53,6 +53,7 @@ import pyarrow.parquet as pq
 
 from saqta.core.errors import InputError, StoreError
 from saqta.core.faults import crash_point
+from saqta.core.i18n import DEFAULT_LOCALE, N_, translations
 from saqta.core.periods import Month
 from saqta.core.rules import RuleSet, load_rules
 from saqta.core.version import code_version
@@ -63,6 +64,7 @@ from saqta.mshi.schema import STATUS
 from saqta.mshi.status._bits import BitSources, bit_spans, month_bits_sql, setup_bits_sql
 from saqta.mshi.status._rules import StatusRules, status_rules
 from saqta.mshi.status._sql import DUCKDB, Sources, Span, month_sql, setup_sql, sql_date
+from saqta.mshi.status._wording import category_label, change_text, payment_type_label
 from saqta.store.lake import FactsLake
 from saqta.store.sql import sql_literal, sql_path_list
 
@@ -73,6 +75,7 @@ __all__ = [
     "explain",
     "input_hashes",
     "read_status",
+    "row_change",
     "spans",
     "status_folder",
     "status_of",
@@ -660,10 +663,17 @@ class Explanation:
 
 
 def explain(
-    lake: FactsLake | Path | str, iin: str, month: Month, *, rules: RuleSet | None = None
+    lake: FactsLake | Path | str,
+    iin: str,
+    month: Month,
+    *,
+    rules: RuleSet | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> Explanation:
     """One person's status in ``month``: the answer, the reasons, the categories, and every
-    payment in the months the rule looks at, each with how it was treated."""
+    payment in the months the rule looks at, each with how it was treated; the words in
+    ``locale`` (``kk``, ``ru`` or ``en``)."""
+    translations(locale)  # an unknown locale is refused before any work
     from saqta.core.iin import parse_iin
 
     parse_iin(iin)
@@ -685,15 +695,32 @@ def explain(
                 "WHERE iin = ? ORDER BY valid_from, category",
                 [iin],
             ).to_pylist()
-        lines = _payment_lines(connection, lake, iin, month, span)
-    reasons = _reasons(status, r, month)
+        lines = _payment_lines(connection, lake, iin, month, span, locale)
+    reasons = _reasons(status, r, month, locale)
     return Explanation(iin, month, status, stored, reasons, categories, lines, r, rules.version)
 
 
+_DUPLICATE = N_("duplicate of an earlier row: not counted again")
+_REFUNDED = N_("refunded ({refunded}): not counted")
+_PARTLY = N_("partly refunded, {left} left: counted")
+_NOT_COUNTED_TYPE = N_("{payer} does not count toward status by contributions")
+_PREPAYMENT_ONLY = N_("counts only toward a prepayment")
+_AFTER = N_("counts from {month}, after this month")
+_NEXT = N_("for {month}: counts from the next month")
+_BEFORE = N_("for {month}: before the look-back window")
+_COUNTED = N_("counted for {month}")
+
+
 def _payment_lines(
-    connection: duckdb.DuckDBPyConnection, lake: FactsLake, iin: str, month: Month, span: Span
+    connection: duckdb.DuckDBPyConnection,
+    lake: FactsLake,
+    iin: str,
+    month: Month,
+    span: Span,
+    locale: str = DEFAULT_LOCALE,
 ) -> list[PaymentLine]:
     r = span.rules
+    t = translations(locale)
     payments = _read(_payment_files(lake, span.period_range))
     if payments is None:
         return []
@@ -718,31 +745,30 @@ def _payment_lines(
     for reference, kind, period, amount, paid_on, source_file, source_row in rows:
         key = (reference, kind, period, amount)
         if key in seen:
-            treatment = "duplicate of an earlier row: not counted again"
+            treatment = t.gettext(_DUPLICATE)
         elif (reference, period) in refunds:
             left = amount - refunds[(reference, period)]
             treatment = (
-                f"refunded ({refunds[(reference, period)]}): not counted"
+                t.gettext(_REFUNDED).format(refunded=refunds[(reference, period)])
                 if left <= 0
-                else f"partly refunded, {left} left: counted"
+                else t.gettext(_PARTLY).format(left=left)
             )
         elif kind not in r.payment_types and kind != "self_payer":
-            treatment = f"{kind} does not count toward status by contributions"
+            treatment = t.gettext(_NOT_COUNTED_TYPE).format(payer=payment_type_label(locale, kind))
         else:
             effective = Month.of(period)
             if r.count_from == "receipt":
                 effective = max(effective, Month.of(paid_on))
             if kind not in r.payment_types:
-                where = "counts only toward a prepayment"
+                treatment = t.gettext(_PREPAYMENT_ONLY)
             elif effective > month:
-                where = f"counts from {effective}, after this month"
+                treatment = t.gettext(_AFTER).format(month=effective)
             elif effective > counts_to:
-                where = f"for {effective}: counts from the next month"
+                treatment = t.gettext(_NEXT).format(month=effective)
             elif effective < window_from:
-                where = f"for {effective}: before the look-back window"
+                treatment = t.gettext(_BEFORE).format(month=effective)
             else:
-                where = f"counted for {effective}"
-            treatment = where
+                treatment = t.gettext(_COUNTED).format(month=effective)
         seen.add(key)
         lines.append(
             PaymentLine(
@@ -752,36 +778,94 @@ def _payment_lines(
     return lines
 
 
-def _reasons(status: dict[str, Any] | None, r: StatusRules, month: Month) -> list[str]:
+_NOT_IN_POPULATION = N_("not in the population of {month}: not in the register or born later")
+_DIED = N_("died before this month: not entitled")
+_STATE_PAID = N_("state-paid: preferential category {category}")
+_PREPAID = N_(
+    "a self-payer's prepayment of contributions covers this month (entitled at once, from the "
+    "day of payment)"
+)
+_PAID = (
+    N_(
+        "paid by {payer}: {paid} paid month in {window} (at least {needed} needed), latest "
+        "paid month {last} (status lasts {survival} months after)"
+    ),
+    N_(
+        "paid by {payer}: {paid} paid months in {window} (at least {needed} needed), latest "
+        "paid month {last} (status lasts {survival} months after)"
+    ),
+)
+_NONE = (
+    N_(
+        "not entitled: {paid} paid month in {window}, {needed} needed within {survival} months "
+        "of the last one"
+    ),
+    N_(
+        "not entitled: {paid} paid months in {window}, {needed} needed within {survival} months "
+        "of the last one"
+    ),
+)
+_FROM_DAY = N_("entitled from {date}")
+_UNTIL = N_("valid until {date}")
+_OPEN = N_("no end date known")
+_CHANGE = N_("what would change it: {change}")
+
+
+def row_change(row: dict[str, Any], locale: str = DEFAULT_LOCALE) -> str | None:
+    """What would change a status row's answer, in ``locale``."""
+    return change_text(
+        locale,
+        row["change_code"],
+        category=row["category"],
+        date=row["change_date"],
+        month=row["change_month"],
+        count=row["change_count"],
+        offer_months=row["offer_months"],
+    )
+
+
+def _reasons(
+    status: dict[str, Any] | None, r: StatusRules, month: Month, locale: str = DEFAULT_LOCALE
+) -> list[str]:
+    t = translations(locale)
     if status is None:
-        return [f"not in the population of {month}: not in the register or born later"]
+        return [t.gettext(_NOT_IN_POPULATION).format(month=month)]
     window = (
-        f"{Month.from_index(month.index - r.lookback_months + 1)} to "
+        f"{Month.from_index(month.index - r.lookback_months + 1)} – "
         f"{Month.from_index(month.index - r.lag)}"
     )
+    numbers = {
+        "paid": status["paid_months"],
+        "window": window,
+        "needed": r.min_paid_months,
+        "survival": r.survival_months,
+        "last": str(status["last_paid_period"])[:7],
+    }
     reasons = []
     basis = status["basis"]
     if basis == "deceased":
-        reasons.append("died before this month: not entitled")
+        reasons.append(t.gettext(_DIED))
     elif basis == "state_category":
-        reasons.append(f"state-paid: preferential category {status['category']}")
-    elif basis == "prepayment":
-        reasons.append("self-payer's prepayment of 12 months covers this month (entitled at once)")
-    elif basis == "contributions":
         reasons.append(
-            f"paid by {status['payment_type']}: {status['paid_months']} paid month(s) in {window} "
-            f"(at least {r.min_paid_months} needed), latest paid month "
-            f"{str(status['last_paid_period'])[:7]} (status lasts {r.survival_months} months after)"
+            t.gettext(_STATE_PAID).format(category=category_label(locale, status["category"]))
+        )
+    elif basis == "prepayment":
+        reasons.append(t.gettext(_PREPAID))
+    elif basis == "contributions":
+        payer = payment_type_label(locale, status["payment_type"])
+        reasons.append(
+            t.ngettext(*_PAID, status["paid_months"]).format(payer=payer, **numbers)
         )
     else:
-        reasons.append(
-            f"not entitled: {status['paid_months']} paid month(s) in {window}, "
-            f"{r.min_paid_months} needed within {r.survival_months} months of the last one"
-        )
+        reasons.append(t.ngettext(*_NONE, status["paid_months"]).format(**numbers))
+    valid_from = status.get("valid_from_day")
+    if valid_from is not None and valid_from > month.first_day:
+        reasons.append(t.gettext(_FROM_DAY).format(date=valid_from.isoformat()))
     if status["valid_until"] is not None:
-        reasons.append(f"valid until {status['valid_until']}")
+        reasons.append(t.gettext(_UNTIL).format(date=status["valid_until"].isoformat()))
     elif status["entitled"]:
-        reasons.append("no end date known")
-    if status["change"]:
-        reasons.append(f"what would change it: {status['change']}")
+        reasons.append(t.gettext(_OPEN))
+    change = row_change(status, locale)
+    if change:
+        reasons.append(t.gettext(_CHANGE).format(change=change))
     return reasons
