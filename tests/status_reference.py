@@ -12,8 +12,8 @@ The rules implemented (months are :class:`~saqta.core.periods.Month` values; ``l
 2. :func:`in_population`: a person has a row in month M when born by the last day of M.
 3. :func:`died_before`: dead before M (the month of death is before M): basis ``deceased``,
    not entitled.
-4. :func:`category_periods`: a person's category periods are those of the person's latest load
-   (highest ``loaded_seq`` among the person's periods).
+4. :func:`category_periods`: a person's category periods are, per source (state register; the
+   category when none is given), those of the person's latest load of that source.
    :func:`category_of_month`: a period counts in M when it covers at least one day of M; the row
    names the one that lasts longest (open-ended longest; equal ends: the greatest category name,
    which the documentation does not settle).
@@ -89,6 +89,7 @@ class CategoryPeriod:
     valid_from: dt.date
     valid_to: dt.date | None
     loaded_seq: int = 1
+    source: str | None = None  # the state register; none given: the category
 
 
 @dataclass(frozen=True)
@@ -173,12 +174,14 @@ def died_before(person: Person, month: Month) -> bool:
 
 
 def category_periods(rows: Iterable[CategoryPeriod], iin: str) -> list[CategoryPeriod]:
-    """Rule 4: the periods of the person's latest load."""
+    """Rule 4: per source (state register; the category when none is given), the periods of
+    the person's latest load of that source."""
     mine = [row for row in rows if row.iin == iin]
-    if not mine:
-        return []
-    latest = max(row.loaded_seq for row in mine)
-    return [row for row in mine if row.loaded_seq == latest]
+    latest: dict[str, int] = {}
+    for row in mine:
+        source = row.source or row.category
+        latest[source] = max(latest.get(source, row.loaded_seq), row.loaded_seq)
+    return [row for row in mine if row.loaded_seq == latest[row.source or row.category]]
 
 
 def category_of_month(periods: list[CategoryPeriod], month: Month) -> CategoryPeriod | None:

@@ -81,11 +81,11 @@ def _count(engine: Engine, model: type[Base]) -> int:
 
 
 def test_upgrade_reaches_head_and_is_idempotent(engine: Engine) -> None:
-    assert head_revision() == "0004_access"
-    assert current_revision(engine) == "0004_access"
+    assert head_revision() == "0005_formats"
+    assert current_revision(engine) == "0005_formats"
     upgrade(engine)
     upgrade(engine)
-    assert current_revision(engine) == "0004_access"
+    assert current_revision(engine) == "0005_formats"
     assert set(inspect(engine).get_table_names()) >= {
         "alembic_version",
         "providers",

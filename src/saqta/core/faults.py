@@ -22,6 +22,7 @@ CRASH_POINTS = (
     "import.staging",  # after each batch is handed to the staging writer
     "lake.prepared",  # the transaction's file list is durable; the database has not committed
     "import.committed",  # the system of record committed the import; nothing moved yet
+    "retry.committed",  # the system of record committed a retry of quarantined rows; nothing moved
     "refund.committed",  # the system of record committed a paid refund; nothing moved yet
     "lake.roll_forward",  # after each staged file is moved into place
     "lake.committed",  # every file moved, the transaction record removed

@@ -21,9 +21,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from saqta.core.periods import calendar_days
+
 W1 = np.arange(1, 12, dtype=np.int64)
 W2 = np.array([3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2], dtype=np.int64)
-_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 _PLACEHOLDER = "000000000000"
 
 
@@ -69,16 +70,8 @@ def iin_birth_dates(digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     year = 1800 + 100 * ((century_digit - 1) // 2) + digits[:, 0] * 10 + digits[:, 1]
     month = digits[:, 2] * 10 + digits[:, 3]
     day = digits[:, 4] * 10 + digits[:, 5]
-    month_ok = (month >= 1) & (month <= 12)
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    last = _DAYS_IN_MONTH[np.clip(month - 1, 0, 11)] + ((month == 2) & leap)
-    ok = century_ok & month_ok & (day >= 1) & (day <= last)
-    safe_year = np.where(ok, year, 1970)
-    safe_month = np.where(ok, month, 1)
-    safe_day = np.where(ok, day, 1)
-    months = (safe_year - 1970) * 12 + (safe_month - 1)
-    first_days = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    return ok, first_days + safe_day - 1
+    ok, days = calendar_days(year, month, day)
+    return century_ok & ok, days
 
 
 def iin_sex(digits: np.ndarray) -> np.ndarray:

@@ -40,6 +40,7 @@ from saqta.core.reference import regions
 from saqta.core.rules import RuleSet, load_rules
 from saqta.core.version import code_version
 from saqta.mshi.intake import settle_lake
+from saqta.mshi.registry import category_periods
 from saqta.mshi.schema import PAYMENT_OUTFLOWS, PAYMENTS, STATE_CATEGORY_PERIODS
 from saqta.store.sql import sql_identifier, sql_literal
 
@@ -369,6 +370,11 @@ class _Source:
             )
         self.connection = self.lake.connect()
         have = set(self.lake.datasets())
+        periods = category_periods(self.lake)  # with a source column, even in older lakes
+        if periods is not None:
+            self.connection.execute(
+                f"CREATE OR REPLACE VIEW state_categories AS SELECT * FROM {periods}"
+            )
         for name, schema in (
             ("state_categories", STATE_CATEGORY_PERIODS),
             (
@@ -589,8 +595,8 @@ def _paid_for_sql(source: _Source) -> str:
             SELECT iin, CASE {cases} END AS priority FROM by_person
             UNION ALL
             SELECT DISTINCT s.iin, 1
-            FROM (SELECT iin, category, valid_from, arg_max(valid_to, loaded_seq) AS valid_to
-                  FROM state_categories GROUP BY ALL) s
+            FROM (SELECT iin, category, valid_from, valid_to FROM state_categories
+                  QUALIFY loaded_seq = max(loaded_seq) OVER (PARTITION BY iin, source)) s
             LEFT JOIN register r USING (iin)
             WHERE s.valid_from <= least(DATE '{last}', coalesce(r.death_date, DATE '{last}'))
               AND coalesce(s.valid_to, DATE '9999-12-31') >= DATE '{first}'

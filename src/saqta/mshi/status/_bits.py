@@ -286,7 +286,7 @@ def setup_bits_sql(sources: BitSources, span: Span, *, one_load: bool = False) -
                    valid_from AS d
             FROM (
                 SELECT iin, category, valid_from, valid_to, loaded_seq,
-                       max(loaded_seq) OVER (PARTITION BY iin) AS latest
+                       max(loaded_seq) OVER (PARTITION BY iin, source) AS latest
                 FROM {sources.categories} {where_person}
             ) c
             WHERE loaded_seq = latest

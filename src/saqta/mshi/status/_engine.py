@@ -14,8 +14,8 @@ Decisions (documented in the package documentation of the status engine):
 - a person who died is entitled (at most) until the day of death and, from the month after the
   month of death, has the basis ``deceased`` and is not entitled;
 - a person born after the end of a month is not in that month's population (no row);
-- a person's latest register row (highest ``loaded_seq``) and the category periods of the
-  person's latest load are used;
+- a person's latest register row (highest ``loaded_seq``) and, per source (state register),
+  the category periods of the person's latest load of that source are used;
 - when several bases apply, the row names one in this order: state category, prepayment,
   contributions; ``valid_until`` is the latest end of all the bases that apply.
 
@@ -59,6 +59,7 @@ from saqta.core.rules import RuleSet, load_rules
 from saqta.core.version import code_version
 from saqta.mshi.contributions import hashed_outflows, paid_files
 from saqta.mshi.intake import recover_lake, settle_lake
+from saqta.mshi.registry import category_periods
 from saqta.mshi.schema import STATUS
 from saqta.mshi.status._bits import BitSources, bit_spans, month_bits_sql, setup_bits_sql
 from saqta.mshi.status._rules import StatusRules, status_rules
@@ -126,7 +127,7 @@ def _persons(lake: FactsLake) -> str:
 def _sources(lake: FactsLake, span: Span, selected: str | None) -> Sources:
     return Sources(
         persons=_persons(lake),
-        categories=_read(lake.files("state_categories")),
+        categories=category_periods(lake),
         payments=_read(_payment_files(lake, span.period_range)),
         outflows=_read(lake.files("payment_outflows")),
         selected=selected,
@@ -172,7 +173,7 @@ def _bit_sources(lake: FactsLake, span: Span, selected: bool, refunds: str | Non
     paid = _read(paid_files(lake, _payment_files(lake, span.period_range)))
     return BitSources(
         persons=_persons(lake),
-        categories=_read(lake.files("state_categories")),
+        categories=category_periods(lake),
         paid=paid,
         refunds=refunds if paid is not None else None,
         selected="st_selected" if selected else None,

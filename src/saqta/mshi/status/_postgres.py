@@ -22,6 +22,7 @@ import pyarrow as pa
 from saqta.core.periods import Month
 from saqta.core.rules import RuleSet, load_rules
 from saqta.mshi.intake import settle_lake
+from saqta.mshi.registry import category_periods
 from saqta.mshi.schema import (
     PAYMENT_OUTFLOWS,
     PAYMENTS,
@@ -46,7 +47,7 @@ _TABLES = {
     "persons": "iin varchar(12), sex varchar(1), birth_date date, region varchar(16), "
     "urban boolean, attached_provider_id integer, death_date date, loaded_seq bigint",
     "state_categories": "iin varchar(12), category varchar(32), valid_from date, valid_to date, "
-    "loaded_seq bigint",
+    "loaded_seq bigint, source varchar(64)",
     "payments": "reference text, payer_id text, person_iin varchar(12), payment_type text, "
     "period date, amount numeric(18, 2), payment_date date, source_file text, source_row bigint",
     "payment_outflows": "refund_id bigint, reference text, person_iin varchar(12), period date, "
@@ -93,7 +94,7 @@ def load_month_inputs(
     queries = {
         "persons": (_read(lake.files("persons")), ""),
         "state_categories": (
-            _read(lake.files("state_categories")),
+            category_periods(lake),
             f"WHERE valid_from <= DATE '{month.last_day}' "
             f"AND (valid_to IS NULL OR valid_to >= DATE '{month.first_day}')",
         ),

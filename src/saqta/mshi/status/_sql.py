@@ -16,7 +16,8 @@ lake; PostgreSQL: tables), and build three working tables, then one SELECT per m
    payment that was not refunded fall into the same counted month, so they never count twice;
 3. ``st_prepay``: a self-payer's prepayment: self-payer payments made on one day covering every
    one of the K months from the month of payment on, on a day the prepayment rule is in force;
-4. ``st_cat``: the preferential-category periods of the latest load of each person.
+4. ``st_cat``: the preferential-category periods of the latest load of each person and source
+   (register).
 
 The month SELECT gives one row per person born by the end of the month, in the columns of
 :data:`saqta.mshi.schema.STATUS`.
@@ -298,7 +299,7 @@ def setup_sql(d: Dialect, sources: Sources, span: Span) -> list[str]:
             f"""CREATE TEMP TABLE st_cat AS
             SELECT iin, category, valid_from, valid_to FROM (
                 SELECT iin, category, valid_from, valid_to, loaded_seq,
-                       max(loaded_seq) OVER (PARTITION BY iin) AS latest
+                       max(loaded_seq) OVER (PARTITION BY iin, source) AS latest
                 FROM {sources.categories}
                 {_where(_selected(sources, "iin"))}
             ) c
