@@ -51,6 +51,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
 from saqta.core.errors import InputError
+from saqta.core.iin import birth_dates, sexes
 from saqta.core.reference import regions
 from saqta.mshi.intake import (
     Batch,
@@ -61,9 +62,6 @@ from saqta.mshi.intake import (
     Validator,
     check_iins,
     column_names,
-    iin_birth_dates,
-    iin_numbers,
-    iin_sex,
     sorted_member,
     to_numpy_bool,
 )
@@ -197,7 +195,7 @@ class PersonsValidator(_RegisterValidator):
             "expected M or F",
             raw["sex"],
         )
-        encoded_sex = iin_sex(iins.digits)
+        encoded_sex = sexes(iins.digits)
         mismatch = (
             iins.valid
             & sex_known
@@ -209,7 +207,7 @@ class PersonsValidator(_RegisterValidator):
 
         birth = c["birth_date"]
         birth_present = to_numpy_bool(pc.is_valid(birth))
-        _, encoded_birth = iin_birth_dates(iins.digits)
+        _, encoded_birth = birth_dates(iins.digits)
         birth_days = _days(birth)
         problems.add(
             iins.valid & birth_present & (birth_days != encoded_birth),
@@ -251,7 +249,7 @@ class PersonsValidator(_RegisterValidator):
             f"after today ({self.today})",
             raw["death_date"],
         )
-        numbers = iin_numbers(iins.digits)
+        numbers = iins.numbers
         _duplicates(batch, {"iin": iin}, iins.valid, "iin")
         self._earlier_in_file(batch, numbers, iins.valid)
         keep = ~problems.rejected
@@ -309,7 +307,7 @@ class StateCategoriesValidator(_RegisterValidator):
         iins = check_iins(iin, self.today)
         for mask, reason, message in iins.failures:
             problems.add(mask & present, "iin", reason, message, raw["iin"])
-        numbers = iin_numbers(iins.digits)
+        numbers = iins.numbers
         known = sorted_member(numbers, self.persons)
         problems.add(
             iins.valid & ~known,
