@@ -230,7 +230,7 @@ def test_payments_entitle_until_the_survival_ends(country):
     assert answer.last_paid_period == dt.date(2022, 7, 1)
     assert answer.valid_until == dt.date(2022, 10, 31)
     assert answer.reason == (
-        "contributions by employer_deduction: 8 paid month(s) in the look-back window, "
+        "contributions by employer deductions: 8 paid months in the look-back window, "
         "last paid period 2022-07"
     )
     lapsed = country.index.check(IIN["employee"], "2022-11-01")
@@ -327,6 +327,7 @@ def test_every_answer_of_every_day_matches_the_engine_rows(country):
                 row["valid_until"],
             ), (name, day)
             assert answer.run_id == row["run_id"]
+            started = row["valid_from_day"] is None or day >= row["valid_from_day"]
             valid = row["valid_until"] is None or day <= row["valid_until"]
-            assert answer.insured == (row["entitled"] and valid), (name, day)
+            assert answer.insured == (row["entitled"] and started and valid), (name, day)
         day += dt.timedelta(days=1)

@@ -68,6 +68,7 @@ from saqta.mshi.intake import (
 from saqta.mshi.models import ImportKind
 from saqta.mshi.schema import STATE_CATEGORIES
 from saqta.store.lake import FactsLake, LakeTransaction
+from saqta.store.sql import sql_path_list
 
 __all__ = [
     "PersonsValidator",
@@ -95,8 +96,9 @@ def category_periods(lake: FactsLake) -> str | None:
     files = lake.files("state_categories")
     if not files:
         return None
-    listed = ", ".join("'" + path.as_posix().replace("'", "''") + "'" for path in files)
-    relation = f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+    relation = (
+        f"read_parquet({sql_path_list(files)}, hive_partitioning = false, union_by_name = true)"
+    )
     if any("source" in pq.read_schema(path).names for path in reversed(files)):
         return relation
     return f"(SELECT *, CAST(NULL AS VARCHAR) AS source FROM {relation})"
