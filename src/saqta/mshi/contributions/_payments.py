@@ -75,14 +75,38 @@ FIRST_PERIOD = dt.date(2017, 7, 1)
 
 MAX_REFERENCE = 64
 REFERENCE_INDEX = "_index/payment_references"
+_MERGE_CHUNK = 1 << 22
+"""Hashes per step of a segment merge (32 MiB): a merge never holds a whole segment in memory."""
+
 
 class ReferenceIndex:
-    """Sorted segments of 64-bit reference hashes, one per import, memory-mapped."""
+    """The 64-bit hashes of every reference accepted so far: a few sorted segments
+    ``<lake>/_index/payment_references/seg-<transaction>.npy``, memory-mapped while an import
+    runs (file-backed pages, which the kernel can drop; :meth:`close` unmaps them).
+
+    Each payments import adds one segment, written in its lake transaction. Its hashes are first
+    merged with the newest segments while these are not larger than what is merged so far (a
+    binary counter: segment sizes at least double from the newest to the oldest, so there are at
+    most about log2(imports) + 1 segments, and each hash is rewritten about log2(imports) times
+    in all). The merged segment is written in the import's transaction, in bounded memory, and
+    the segments it replaces are deleted only after that transaction is committed, under the
+    lake's writer lock (:meth:`retire`). Until then (a crash in between) both hold the same
+    hashes, which costs a lookup, never a missed duplicate: every segment present is read.
+    """
 
     def __init__(self, lake: FactsLake) -> None:
-        folder = lake.root / REFERENCE_INDEX
-        paths = sorted(folder.glob("seg-*.npy")) if folder.is_dir() else []
-        self.segments = [np.load(path, mmap_mode="r") for path in paths]
+        self.folder = lake.root / REFERENCE_INDEX
+        paths = sorted(self.folder.glob("seg-*.npy")) if self.folder.is_dir() else []
+        segments = [(path, np.load(path, mmap_mode="r")) for path in paths]
+        # newest (smallest) last, as the merge takes them
+        segments.sort(key=lambda item: -item[1].size)
+        self.paths = [path for path, _ in segments]
+        self.segments: list[np.ndarray] = [segment for _, segment in segments]
+
+    def close(self) -> None:
+        """Unmap the segments (their pages stay in the page cache, not in this process)."""
+        self.paths = []
+        self.segments = []
 
     def contains_sorted(self, needles: np.ndarray) -> np.ndarray:
         """For sorted ``needles``, whether each is in some segment."""
@@ -90,6 +114,57 @@ class ReferenceIndex:
         for segment in self.segments:
             hit |= sorted_member(needles, segment)
         return hit
+
+    def add(self, hashes: np.ndarray, transaction: LakeTransaction) -> list[Path]:
+        """Stage the segment of an import's sorted ``hashes``, merged with the newest segments
+        that are not larger than it; return the segments it replaces (for :meth:`retire`)."""
+        runs = [hashes]
+        size = hashes.size
+        replaced: list[Path] = []
+        while self.segments and self.segments[-1].size <= size:
+            segment = self.segments.pop()
+            replaced.append(self.paths.pop())
+            runs.append(segment)
+            size += segment.size
+        target = transaction.path_for(f"{REFERENCE_INDEX}/seg-{transaction.id}.npy")
+        _write_merged(target, runs)
+        return replaced
+
+    @staticmethod
+    def retire(lake: FactsLake, replaced: Sequence[Path]) -> None:
+        """Delete segments that a committed merge replaced (holding the writer lock, so that no
+        import is reading them)."""
+        if not replaced:
+            return
+        with lake.lock():
+            for path in replaced:
+                path.unlink(missing_ok=True)
+
+
+def _write_merged(target: Path, runs: Sequence[np.ndarray]) -> None:
+    """Write the sorted union (repeats kept) of sorted ``runs`` as one ``.npy`` file, a slice of
+    hash values at a time."""
+    total = sum(run.size for run in runs)
+    largest = max(runs, key=lambda run: run.size)
+    # value bounds that cut the largest run into slices of _MERGE_CHUNK hashes
+    bounds = [largest[i] for i in range(_MERGE_CHUNK, largest.size, _MERGE_CHUNK)]
+    starts = [0] * len(runs)
+    with target.open("wb") as sink:
+        header = {
+            "descr": np.lib.format.dtype_to_descr(runs[0].dtype),
+            "fortran_order": False,
+            "shape": (total,),
+        }
+        np.lib.format.write_array_header_1_0(sink, header)
+        for bound in [*bounds, None]:
+            pieces = []
+            for k, run in enumerate(runs):
+                end = run.size if bound is None else int(np.searchsorted(run, bound))
+                pieces.append(np.asarray(run[starts[k] : end]))
+                starts[k] = end
+            merged = np.concatenate(pieces)
+            merged.sort(kind="stable")  # sorted runs: a merge
+            merged.tofile(sink)
 
 
 class PaymentsValidator(Validator):
@@ -111,17 +186,23 @@ class PaymentsValidator(Validator):
         self.persons = np.zeros(0, dtype=np.int64)
         self.index: ReferenceIndex | None = None
         self.file_hashes: list[np.ndarray] = []  # sorted hashes of earlier batches of the file
+        self.replaced: list[Path] = []  # index segments merged into this import's segment
         self.work: Path = Path()
         self.batches = 0
+        self.sha = ""
 
     def start(self, importer: Importer, transaction: LakeTransaction) -> None:
-        self.importer = importer
+        # what is needed of the importer, not the importer itself (which holds this validator):
+        # no reference cycle keeps the memory-mapped index alive after the import
+        self.sha = importer.sha
         self.lake = importer.lake
         self.today = importer.today
         self.persons = load_person_index(importer.lake)
+        if self.index is not None:
+            self.index.close()
         self.index = ReferenceIndex(importer.lake)
         self.file_hashes = []
-        self.transaction = transaction
+        self.replaced = []
         self.work = transaction.staging / "_work"
         self.work.mkdir(parents=True, exist_ok=True)
         self.batches = 0
@@ -227,7 +308,7 @@ class PaymentsValidator(Validator):
                 "period": period,
                 "amount": amount,
                 "payment_date": paid,
-                "source_file": pa.repeat(pa.scalar(self.importer.sha, pa.string()), n),
+                "source_file": pa.repeat(pa.scalar(self.sha, pa.string()), n),
                 "source_row": batch.rows,
                 "year": pc.year(period).cast(pa.int16()),
                 "month": pc.month(period).cast(pa.int16()),
@@ -292,14 +373,19 @@ class PaymentsValidator(Validator):
         return sorted_hashes if accepted.all() else np.sort(hashes[accepted])
 
     def committed(self, lake: FactsLake, files: list[Path]) -> None:
+        ReferenceIndex.retire(lake, self.replaced)
+        self.replaced = []
         built_after_import(lake, files)
 
     def finish(self, transaction: LakeTransaction) -> None:
-        if not self.file_hashes:
-            return
-        merged = np.sort(np.concatenate(self.file_hashes), kind="stable")  # sorted runs
-        np.save(transaction.path_for(f"{REFERENCE_INDEX}/seg-{transaction.id}.npy"), merged)
-        self.file_hashes = []
+        assert self.index is not None
+        try:
+            if self.file_hashes:
+                merged = np.sort(np.concatenate(self.file_hashes), kind="stable")  # sorted runs
+                self.file_hashes = []
+                self.replaced = self.index.add(merged, transaction)
+        finally:
+            self.index.close()
 
 
 def _plain(values: pa.Array) -> pa.Array:
