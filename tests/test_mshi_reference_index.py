@@ -167,3 +167,18 @@ def test_the_index_answers_membership_over_all_its_segments(tmp_path: Path) -> N
     assert index.contains_sorted(needles).tolist() == [False, True, True, True, False, True, False]
     index.close()
     assert index.segments == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(-50, 50), max_size=60),
+    st.lists(st.integers(-50, 50), max_size=60),
+)
+def test_membership_is_the_same_whatever_the_order_of_the_needles(
+    needles: list[int], haystack: list[int]
+) -> None:
+    from saqta.mshi.intake import sorted_member
+
+    values = np.array(needles, dtype=np.int64)
+    found = sorted_member(values, np.sort(np.array(haystack, dtype=np.int64)))
+    assert found.tolist() == [value in set(haystack) for value in needles]

@@ -376,6 +376,9 @@ class PaymentsValidator(Validator):
         ReferenceIndex.retire(lake, self.replaced)
         self.replaced = []
         built_after_import(lake, files)
+        # the batches are gone: give the memory Arrow's allocator keeps for reuse back to the
+        # system, so that a long run of imports stays at the size of one
+        pa.default_memory_pool().release_unused()
 
     def finish(self, transaction: LakeTransaction) -> None:
         assert self.index is not None
