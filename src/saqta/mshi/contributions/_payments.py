@@ -75,6 +75,9 @@ FIRST_PERIOD = dt.date(2017, 7, 1)
 
 MAX_REFERENCE = 64
 REFERENCE_INDEX = "_index/payment_references"
+_MERGE_SLACK = 1.5
+"""A segment is merged with what is merged so far when it is at most this much larger: files of
+about the same size merge as a binary counter would, whatever their exact row counts."""
 _MERGE_CHUNK = 1 << 22
 """Hashes per step of a segment merge (32 MiB): a merge never holds a whole segment in memory."""
 
@@ -85,13 +88,14 @@ class ReferenceIndex:
     runs (file-backed pages, which the kernel can drop; :meth:`close` unmaps them).
 
     Each payments import adds one segment, written in its lake transaction. Its hashes are first
-    merged with the newest segments while these are not larger than what is merged so far (a
-    binary counter: segment sizes at least double from the newest to the oldest, so there are at
-    most about log2(imports) + 1 segments, and each hash is rewritten about log2(imports) times
-    in all). The merged segment is written in the import's transaction, in bounded memory, and
-    the segments it replaces are deleted only after that transaction is committed, under the
-    lake's writer lock (:meth:`retire`). Until then (a crash in between) both hold the same
-    hashes, which costs a lookup, never a missed duplicate: every segment present is read.
+    merged with the newest segments while these are at most 1.5 times larger than what is merged
+    so far (for files of similar size, a binary counter: segment sizes about double from the
+    newest to the oldest, so there are about log2(imports) + 1 segments, and each hash is
+    rewritten about log2(imports) times in all). The merged segment is written in the import's
+    transaction, in bounded memory, and the segments it replaces are deleted only after that
+    transaction is committed, under the lake's writer lock (:meth:`retire`). Until then (a crash
+    in between) both hold the same hashes, which costs a lookup, never a missed duplicate: every
+    segment present is read.
     """
 
     def __init__(self, lake: FactsLake) -> None:
@@ -117,11 +121,11 @@ class ReferenceIndex:
 
     def add(self, hashes: np.ndarray, transaction: LakeTransaction) -> list[Path]:
         """Stage the segment of an import's sorted ``hashes``, merged with the newest segments
-        that are not larger than it; return the segments it replaces (for :meth:`retire`)."""
+        that are not much larger; return the segments it replaces (for :meth:`retire`)."""
         runs = [hashes]
         size = hashes.size
         replaced: list[Path] = []
-        while self.segments and self.segments[-1].size <= size:
+        while self.segments and self.segments[-1].size <= _MERGE_SLACK * size:
             segment = self.segments.pop()
             replaced.append(self.paths.pop())
             runs.append(segment)
