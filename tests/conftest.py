@@ -35,6 +35,9 @@ from sqlalchemy import Engine
 
 from saqta.store.db import make_engine, upgrade
 
+pytest_plugins = ["browser_support"]
+"""Chromium fixtures (``chromium``, ``offline``) for the tests that open pages in a browser."""
+
 POSTGRES_USER = "postgres"
 """The superuser of the throwaway server (and the system user that runs it when we are root)."""
 

@@ -150,3 +150,17 @@ def test_demo_refuses_a_folder_it_does_not_own(tmp_path):
     result = saqta("demo", "--out", str(tmp_path))
     assert result.returncode == 1 and "not a previous demo" in result.stderr
     assert (tmp_path / "mine.txt").exists()
+
+
+def test_elapsed_time_counts_from_the_start_of_the_process_not_from_the_import() -> None:
+    """The demo's summary reports the real total: start-up and imports included."""
+    code = (
+        "import time; time.sleep(1.5)\n"
+        "from saqta.cli.common import seconds_since_process_start\n"
+        "print(seconds_since_process_start())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    elapsed = float(done.stdout.strip())
+    assert 1.5 <= elapsed < 30

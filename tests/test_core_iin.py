@@ -2,12 +2,33 @@
 
 import datetime as dt
 
+import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from saqta.core.errors import InputError
-from saqta.core.iin import Sex, bin_problem, check_digit, iin_problem, make_iin, parse_iin
+from saqta.core.iin import (
+    BINCode,
+    IINCode,
+    Sex,
+    bin_problem,
+    bin_problem_codes,
+    birth_dates,
+    check_digit,
+    check_digits,
+    digit_matrix,
+    iin_problem,
+    iin_problem_codes,
+    is_valid_iin,
+    make_iin,
+    numbers,
+    parse_iin,
+    sexes,
+    valid_bins,
+    valid_iins,
+)
 
 
 def test_a_valid_iin_gives_birth_date_and_sex():
@@ -102,3 +123,105 @@ def test_a_birth_date_in_the_future_is_refused():
 def test_bin_checks():
     assert bin_problem("000140000000") is not None
     assert "registration month" in (bin_problem("001340000000") or "")
+
+
+# ------------------------------------------------------------------------------------------------
+# The vectorised forms give the scalar forms' answers
+
+
+def _iin_code(value: str, today: dt.date) -> IINCode:
+    problem = iin_problem(value, today)
+    if problem is None:
+        return IINCode.VALID
+    for words, code in (
+        ("12 digits", IINCode.FORMAT),
+        ("digits only", IINCode.FORMAT),
+        ("century/sex code", IINCode.BIRTH_DATE),
+        ("not a valid birth date", IINCode.BIRTH_DATE),
+        ("in the future", IINCode.FUTURE),
+        ("check digit", IINCode.CHECKSUM),
+        ("never issued", IINCode.CHECKSUM),
+    ):
+        if words in problem:
+            return code
+    raise AssertionError(problem)
+
+
+def _bin_code(value: str) -> BINCode:
+    problem = bin_problem(value)
+    if problem is None:
+        return BINCode.VALID
+    for words, code in (
+        ("12 digits", BINCode.FORMAT),
+        ("digits only", BINCode.FORMAT),
+        ("registration month", BINCode.MONTH),
+        ("check digit", BINCode.CHECKSUM),
+        ("never issued", BINCode.CHECKSUM),
+    ):
+        if words in problem:
+            return code
+    raise AssertionError(problem)
+
+
+def _near_valid(draw: st.DrawFn) -> str:
+    """A valid IIN, possibly with one digit changed, one character dropped or replaced."""
+    birth = draw(st.dates(min_value=dt.date(1800, 1, 1), max_value=dt.date(2099, 12, 31)))
+    sex = draw(st.sampled_from(list(Sex)))
+    value = make_iin(birth, sex, draw(st.integers(0, 9999))) or "000000000000"
+    mutation = draw(st.sampled_from(["none", "digit", "drop", "char"]))
+    pos = draw(st.integers(0, 11))
+    if mutation == "digit":
+        return value[:pos] + str(draw(st.integers(0, 9))) + value[pos + 1 :]
+    if mutation == "drop":
+        return value[:pos] + value[pos + 1 :]
+    if mutation == "char":
+        return value[:pos] + draw(st.characters()) + value[pos + 1 :]
+    return value
+
+
+identifiers = st.one_of(
+    st.composite(_near_valid)(),
+    st.text(alphabet="0123456789", min_size=12, max_size=12),
+    st.text(max_size=14),
+)
+
+
+@given(
+    st.lists(identifiers, max_size=60),
+    st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2099, 12, 31)),
+)
+def test_vectorised_iin_check_agrees_with_the_scalar_one(values, today):
+    codes = iin_problem_codes(pa.array(values, pa.string()), today)
+    assert [IINCode(c) for c in codes] == [_iin_code(v, today) for v in values]
+    assert list(valid_iins(values, today)) == [is_valid_iin(v, today) for v in values]
+
+
+@given(st.lists(identifiers, max_size=60))
+def test_vectorised_bin_check_agrees_with_the_scalar_one(values):
+    chunked = pa.chunked_array(
+        [pa.array(values[:3], pa.string()), pa.array(values[3:], pa.string())], pa.string()
+    )
+    assert [BINCode(c) for c in bin_problem_codes(chunked)] == [_bin_code(v) for v in values]
+    assert list(valid_bins(values)) == [bin_problem(v) is None for v in values]
+
+
+@given(st.lists(st.text(alphabet="0123456789", min_size=11, max_size=11), min_size=1, max_size=50))
+def test_vectorised_check_digits_agree_with_the_scalar_one(prefixes):
+    matrix = np.array([[int(c) for c in p] for p in prefixes], dtype=np.int64)
+    expected = [check_digit(p) for p in prefixes]
+    assert [None if d < 0 else int(d) for d in check_digits(matrix)] == expected
+
+
+def test_vectorised_birth_dates_sexes_and_numbers():
+    values = ["900101300017", "050308600004", "not an iin"]
+    ok, digits = digit_matrix(values)
+    assert list(ok) == [True, True, False]
+    date_ok, days = birth_dates(digits)
+    assert list(date_ok[:2]) == [True, True]
+    assert [dt.date(1970, 1, 1) + dt.timedelta(days=int(d)) for d in days[:2]] == [
+        dt.date(1990, 1, 1),
+        dt.date(2005, 3, 8),
+    ]
+    assert list(sexes(digits[:2])) == ["M", "F"]
+    assert list(numbers(digits)) == [900101300017, 50308600004, 0]
+    assert iin_problem_codes([None, "900101300017"]).tolist() == [IINCode.FORMAT, IINCode.VALID]

@@ -114,7 +114,8 @@ def test_an_overrides_table_extends_the_calendar_to_later_years(tmp_path):
     extra.write_text(
         "kind: day_transfers\ncountry: KZ\ndescription: transfers of 2027\n"
         "covers: {from: 2027-01-01, to: 2027-12-31}\n"
-        "transfers:\n  - {day_off: 2027-01-08, working_day: 2027-01-09, source: decree X}\n",
+        "transfers:\n  - {day_off: 2027-01-08, working_day: 2027-01-09, source: decree X, "
+        "verified: false}\n",
         encoding="utf-8",
     )
     shipped = DayTransferFile.model_validate(read_yaml(transfer_table_path()))
@@ -149,7 +150,8 @@ def test_a_broken_transfer_table_is_refused(tmp_path):
     path.write_text(
         "kind: day_transfers\ncountry: KZ\ndescription: x\n"
         "covers: {from: 2022-01-01, to: 2022-12-31}\n"
-        "transfers:\n  - {day_off: 2022-03-07, working_day: 2022-03-09, source: decree}\n",
+        "transfers:\n  - {day_off: 2022-03-07, working_day: 2022-03-09, source: decree, "
+        "verified: true}\n",
         encoding="utf-8",
     )
     with pytest.raises(RulesError, match=r"transfers\[0\].*weekday"):

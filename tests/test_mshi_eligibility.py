@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from saqta.core.errors import StoreError
 from saqta.core.iin import Sex, make_iin
+from saqta.core.version import code_version
 from saqta.mshi.eligibility import (
     EligibilityInputError,
     Outcome,
@@ -390,7 +391,8 @@ def test_rule_versions_from_the_system_of_record(tmp_path, engine):
     assert info.rules_versions == ["rules-abc123"]
     recorded = {run["run_id"]: run for run in info.runs}
     assert recorded[run_id]["status"] == "succeeded"
-    assert recorded[run_id]["code_version"] == "0.1.0"
+    assert recorded[run_id]["code_version"] == "0.1.0"  # as the run recorded it
+    assert info.code_version == code_version()  # the code that built the index
     assert recorded[run_id + 100] == {"run_id": run_id + 100, "recorded": False}
     opened = open_index(tmp_path / "index")
     assert opened.check(sample.pensioner, "2022-01-01").run_id == run_id

@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from saqta.core.errors import InputError
+from saqta.core.version import code_version
 from saqta.mshi.reports._render import (
     collections_document,
     coverage_chart,
@@ -383,6 +384,7 @@ def test_run_records_from_the_system_of_record(lake_root: Path, engine) -> None:
     )
     found = provenance.status_runs[0]
     assert found.rules_version == "abc123def456"
+    assert report.provenance.code_version == code_version()
     assert found.kind == "status"
     assert found.status == "succeeded"
     assert any("rule-set abc123def456" in text for _, text in provenance.lines())

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from saqta.core.errors import InputError, RulesError
 from saqta.core.iin import Sex, make_iin
 from saqta.core.periods import Month
 from saqta.core.rules import load_rules, packaged_rules_dir
+from saqta.core.version import code_version
 from saqta.mshi.schema import PAYMENT_OUTFLOWS, PAYMENTS, PERSONS, STATE_CATEGORY_PERIODS
 from saqta.mshi.status._engine import (
     compute_status,
@@ -479,7 +482,14 @@ def test_batch_run_writes_each_month_and_records_the_run(builder, rules, engine)
         assert record.kind == "status" and record.status.value == "succeeded"
         assert set(record.inputs) == {"persons", "state_categories", "payments", "payment_outflows"}
         assert record.rules_version == rules.version
-        assert record.code_version.startswith("0.1.0+")
+        assert record.code_version == code_version()
+        root = Path(__file__).resolve().parents[1]
+        git = shutil.which("git")
+        if git and (root / ".git").exists() and (root / "src" / "saqta").is_dir():
+            head = subprocess.run(
+                [git, "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True
+            ).stdout.strip()
+            assert record.code_version.removesuffix("-dirty") == head
         assert record.summary["entitled"]["2022-06"] == 2
     # a second run replaces each month whole: one file per month, the new run's id everywhere
     again = compute_status(builder.lake, [Month(2022, 3)], engine=engine, rules=rules)

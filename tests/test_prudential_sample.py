@@ -16,6 +16,7 @@ from saqta.cli.app import app
 from saqta.core.calendar import kazakhstan_calendar
 from saqta.core.errors import InputError
 from saqta.core.periods import parse_month
+from saqta.core.version import code_version
 from saqta.prudential.compute import compute
 from saqta.prudential.loaders import load_inputs
 from saqta.prudential.outputs import write_outputs
@@ -57,6 +58,10 @@ def test_three_branches_over_twelve_consecutive_months(manifest: dict) -> None:
     originals = [i for i in manifest["inputs"] if not i["correction"]]
     assert len(originals) == 36
     assert len({b["bin"] for b in manifest["branches"]}) == 3
+
+
+def test_the_manifest_records_the_code_version(manifest: dict) -> None:
+    assert manifest["code_version"] == code_version()
 
 
 def test_the_holdings_and_treaties_are_realistic() -> None:

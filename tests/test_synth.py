@@ -1,6 +1,8 @@
 """The synthetic Kazakhstan: deterministic, valid identifiers, amounts by the dated rules."""
 
 import datetime as dt
+import json
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,9 +15,13 @@ from hypothesis import strategies as st
 
 from saqta.core.errors import InputError, StoreError
 from saqta.core.iin import bin_problem, iin_problem
+from saqta.core.periods import Month
+from saqta.core.rules import load_rules
+from saqta.core.version import code_version
 from saqta.synth.calibrate import calibrate
-from saqta.synth.generate import SynthOptions, generate
+from saqta.synth.generate import SynthOptions, generate, lookback_needed, make_plan
 from saqta.synth.ids import decimal_array, iin_digits
+from saqta.synth.profile import load_profile
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +124,7 @@ def test_fixed_amounts_follow_the_rules_of_their_month(country):
         country,
         """SELECT month(period) < 4, p.urban, list(DISTINCT amount) FROM payments
            JOIN persons p ON p.iin = person_iin WHERE payment_type = 'single_payment'
-           GROUP BY 1, 2""",
+           AND year(period) = 2022 GROUP BY 1, 2""",
     )
     expected = {
         (True, True): {Decimal("1225.20")},  # 40% × 1 × 3,063
@@ -137,7 +143,8 @@ def test_employer_deductions_are_3_percent_of_the_capped_income(country):
            JOIN persons p ON p.iin = d.person_iin
            JOIN payments c ON c.person_iin = d.person_iin AND c.period = d.period
                 AND c.payment_type = 'employee_contribution'
-           WHERE d.payment_type = 'employer_deduction' LIMIT 3000""",
+           WHERE d.payment_type = 'employer_deduction' AND year(d.period) = 2022
+           LIMIT 3000""",
     )
     assert rows
     for income, deduction, contribution in rows:
@@ -252,3 +259,113 @@ def test_vectorised_iins_are_valid_and_distinct(slots, birth, male):
 def test_decimal_arrays_are_exact(tiyn):
     array = decimal_array(np.array(tiyn, dtype=np.int64))
     assert array.to_pylist() == [Decimal(t).scaleb(-2) for t in tiyn]
+
+
+# --------------------------------------------------------------------------------------------
+# The months before the reported year
+
+
+def test_the_manifest_records_the_code_version(country):
+    manifest = json.loads((country / "manifest.json").read_text())
+    assert manifest["code_version"] == code_version()
+    assert manifest["code_version"] != "0.1.0"
+
+
+def test_the_profile_covers_the_look_back_of_the_status_rules():
+    profile = load_profile()
+    needed = lookback_needed(load_rules(), Month(profile.year, 1))
+    assert needed == 11  # window 12 less the month itself; survival 3
+    assert profile.lookback_months >= needed
+
+
+def test_a_profile_short_of_the_look_back_is_refused(tmp_path):
+    profile = load_profile().model_copy(update={"lookback_months": 3})
+    with pytest.raises(InputError, match="lookback_months"):
+        make_plan(SynthOptions(scale=0.001, seed=1, out=tmp_path), load_rules(), profile)
+
+
+def test_look_back_months_are_written_apart_and_end_before_the_year(country):
+    manifest = json.loads((country / "manifest.json").read_text())
+    assert manifest["lookback_months"] == 11 and manifest["lookback_from"] == "2021-02"
+    lookback = f"read_parquet('{country}/payments/lookback-*.parquet')"
+    year = f"read_parquet('{country}/payments/part-*.parquet')"
+    assert sql(country, f"SELECT min(period), max(period), count(*) FROM {lookback}") == [
+        (dt.date(2021, 2, 1), dt.date(2021, 12, 1), manifest["counts"]["payments.lookback"])
+    ]
+    assert sql(country, f"SELECT min(period) FROM {year}") == [(dt.date(2022, 1, 1),)]
+    assert sql(
+        country, f"SELECT count(*) FROM {lookback} WHERE payment_type = 'state_contribution'"
+    ) == [(0,)]
+    assert sql(country, "SELECT count(*) FROM payments") == [(manifest["counts"]["payments"],)]
+
+
+def test_look_back_months_repeat_the_same_calendar_months_of_the_year(country):
+    """A living employee's paid months of 2021 are those of 2022 (February to December)."""
+    rows = sql(
+        country,
+        """SELECT person_iin, year(period), list(DISTINCT month(period) ORDER BY month(period))
+           FROM payments JOIN persons p ON p.iin = person_iin
+           WHERE payment_type = 'employer_deduction' AND NOT p.deceased
+           GROUP BY 1, 2""",
+    )
+    by_person: dict[str, dict[int, list[int]]] = {}
+    for iin, year, months in rows:
+        by_person.setdefault(iin, {})[year] = months
+    assert len(by_person) > 1000
+    for years in by_person.values():
+        assert years.get(2021, []) == [m for m in years.get(2022, []) if m >= 2]
+
+
+def test_look_back_amounts_follow_the_rules_of_their_month(country):
+    amounts = dict(
+        (kind, set(values))
+        for kind, values in sql(
+            country,
+            """SELECT payment_type, list(DISTINCT amount) FROM payments
+               WHERE payment_type IN ('individual_entrepreneur', 'self_payer')
+               AND year(period) = 2021 GROUP BY 1""",
+        )
+    )
+    assert amounts["individual_entrepreneur"] == {Decimal("2975.00")}  # 5% × 1.4 × 42,500
+    assert amounts["self_payer"] == {Decimal("2125.00")}  # 5% × 42,500
+    rows = sql(
+        country,
+        """SELECT p.monthly_income, d.amount FROM payments d JOIN persons p ON p.iin = d.person_iin
+           WHERE d.payment_type = 'employer_deduction' AND year(d.period) = 2021 LIMIT 3000""",
+    )
+    assert rows
+    for income, deduction in rows:  # 2% of the income capped at 10 × 42,500
+        assert deduction == (min(income, Decimal(425000)) * Decimal("0.02")).quantize(
+            Decimal("0.01"), "ROUND_HALF_UP"
+        )
+    late = sql(
+        country,
+        """SELECT min(payment_date) FROM payments WHERE year(period) = 2021
+           AND month(period) = 12 AND payment_type = 'employer_deduction'""",
+    )
+    assert late[0][0] >= dt.date(2022, 1, 5)  # paid in the following month, by the 25th or later
+
+
+def test_the_look_back_leaves_the_calibration_alone(country, tmp_path):
+    bare = tmp_path / "bare"
+    shutil.copytree(country, bare)
+    for path in (bare / "payments").glob("lookback-*.parquet"):
+        path.unlink()
+    assert calibrate(country) == calibrate(bare)
+
+
+def test_january_status_has_its_look_back(country, tmp_path):
+    """The status engine on the country: January is entitled about as much as December (without
+    the months before the year, January lacked a third of those entitled by contributions)."""
+    from saqta.mshi.contributions import import_synth
+    from saqta.mshi.status import compute_status
+    from saqta.store.db import make_engine, upgrade
+    from saqta.store.lake import FactsLake
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'saqta.db'}")
+    upgrade(engine)
+    lake = FactsLake(tmp_path / "lake")
+    import_synth(engine, lake, country)
+    run = compute_status(lake, [Month(2022, 1), Month(2022, 12)], engine=engine)
+    january, december = run.entitled["2022-01"], run.entitled["2022-12"]
+    assert abs(january - december) <= december * 3 // 100, (january, december)

@@ -10,6 +10,8 @@ Endpoints (all read-only):
   a ``CoverageEligibilityResponse`` out (``application/fhir+json``); errors are
   ``OperationOutcome`` resources (400 invalid, 404 unknown person, 422 date not covered).
 - ``GET /health``: the index's provenance (status runs, rule-set versions, months, counts).
+- ``GET /docs``, ``GET /redoc``: the documentation pages, with their assets served from Saqta
+  itself (:mod:`saqta.api.docs`).
 
 The handlers only translate HTTP to :meth:`EligibilityIndex.check` and back.
 """
@@ -20,7 +22,7 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
@@ -29,7 +31,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 import saqta
-from saqta.api import fhir
+from saqta.api import docs, fhir, schemas
 from saqta.mshi.eligibility import (
     EligibilityIndex,
     EligibilityInputError,
@@ -189,7 +191,10 @@ def create_app(index: EligibilityIndex | Path | str) -> FastAPI:
             f"CoverageEligibilityRequest; patients are identified by IIN with system "
             f"`{fhir.IIN_SYSTEM}`."
         ),
+        docs_url=None,
+        redoc_url=None,
     )
+    docs.install(app)
     app.state.index = opened
     fhir.warm_up()
     problem_responses: dict[int | str, dict[str, Any]] = {
@@ -206,10 +211,10 @@ def create_app(index: EligibilityIndex | Path | str) -> FastAPI:
         tags=["eligibility"],
     )
     async def eligibility(
-        iin: str,
-        date: str | None = Query(
-            None, description="YYYY-MM-DD; default today in Kazakhstan", examples=["2022-06-15"]
-        ),
+        iin: schemas.IinPath,
+        date: Annotated[
+            schemas.OptionalDate, Query(description="YYYY-MM-DD; default today in Kazakhstan")
+        ] = None,
     ) -> Response:
         status, content = answer(opened, iin, date)
         return JSONResponse(content, status_code=status)
@@ -222,31 +227,16 @@ def create_app(index: EligibilityIndex | Path | str) -> FastAPI:
         responses={
             200: {
                 "description": "A CoverageEligibilityResponse",
-                "content": {fhir.FHIR_JSON: {"schema": {"type": "object"}}},
+                "content": {fhir.FHIR_JSON: {"schema": schemas.FHIR_RESPONSE_SCHEMA}},
             },
-            400: {"description": "OperationOutcome: not a valid request, invalid IIN or date"},
-            404: {"description": "OperationOutcome: the IIN is not in the register"},
-            422: {"description": "OperationOutcome: no status computed for the date's month"},
+            400: schemas.fhir_outcome("Not a valid request, or an invalid IIN or date"),
+            404: schemas.fhir_outcome("The IIN is not in the register"),
+            422: schemas.fhir_outcome("No status computed for the date's month"),
         },
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {
-                    fhir.FHIR_JSON: {
-                        "schema": {"type": "object"},
-                        "example": {
-                            "resourceType": "CoverageEligibilityRequest",
-                            "status": "active",
-                            "purpose": ["validation"],
-                            "patient": {
-                                "identifier": {"system": fhir.IIN_SYSTEM, "value": "900101300017"}
-                            },
-                            "servicedDate": "2022-06-15",
-                            "created": "2022-06-15",
-                            "insurer": {"display": fhir.INSURER_DISPLAY},
-                        },
-                    }
-                },
+                "content": schemas.fhir_body(schemas.FHIR_REQUEST_SCHEMA),
             }
         },
     )

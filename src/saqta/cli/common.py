@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
@@ -13,6 +15,26 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from saqta.core.errors import SaqtaError
+
+_IMPORTED_AT = time.monotonic()
+
+
+def seconds_since_process_start() -> float:
+    """Wall-clock seconds since this process started (interpreter start-up and imports included).
+
+    Read from the kernel (``/proc/self/stat`` field 22 against ``/proc/uptime``); where that is not
+    available, the time since this module was imported, which is early in every command.
+    """
+    try:
+        with open("/proc/self/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime", encoding="ascii") as handle:
+            uptime = float(handle.read().split()[0])
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return max(0.0, uptime - started)
+    except (OSError, ValueError, IndexError):
+        return time.monotonic() - _IMPORTED_AT
+
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)

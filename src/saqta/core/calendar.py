@@ -3,8 +3,9 @@
 Public holidays, and the statutory move of a holiday that falls on a Saturday or Sunday to the next
 working day, come from the ``holidays`` package (Law of the RK "On holidays in the Republic of
 Kazakhstan"). The Government's decreed day transfers (Labour Code art. 85(3)) come from the data
-file ``rules/calendar/kz_day_transfers.yaml``, each citing its decree: a transferred day off is not
-a working day, and the weekend day it was moved from becomes a working day.
+file ``rules/calendar/kz_day_transfers.yaml``, each citing its decree and saying whether it was
+checked against the decree's text (``verified``), like every other rule: a transferred day off is
+not a working day, and the weekend day it was moved from becomes a working day.
 
 The calendar answers "is D a working day", "the n-th working day of month M" and "the deadline D
 moved to the next working day". Dates outside the years the transfer table covers are refused,
@@ -36,6 +37,7 @@ class DayTransfer(_Strict):
     day_off: dt.date
     working_day: dt.date
     source: str = Field(min_length=3)
+    verified: bool  # required: false when the decree's text was not checked
     note: str | None = None
 
 
@@ -47,6 +49,7 @@ class Coverage(_Strict):
 class YearWithoutTransfers(_Strict):
     year: int
     source: str = Field(min_length=3)
+    verified: bool
 
 
 class DayTransferFile(_Strict):

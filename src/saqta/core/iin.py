@@ -10,13 +10,24 @@ is the one of the national register of identification numbers.
 
 A BIN has the same length and check digit; its first four digits are the registration year and
 month.
+
+Each check has a scalar form (:func:`iin_problem`, :func:`bin_problem`: one value, the reason in
+words) and a vectorised form over whole Arrow/NumPy columns (:func:`iin_problem_codes`,
+:func:`bin_problem_codes` and the digit-matrix functions they are built from), which give the same
+answer for every value: a test compares them on random values.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntEnum, StrEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from saqta.core.errors import InputError
 
@@ -126,3 +137,161 @@ def bin_problem(value: str) -> str | None:
     if not 1 <= int(value[2:4]) <= 12:
         return f"digits 3-4 ({value[2:4]}) are not a registration month"
     return _checksum_problem(value)
+
+
+# ------------------------------------------------------------------------------------------------
+# Vectorised forms: whole columns at once, the same answers as the scalar forms above
+
+Digits = npt.NDArray[np.int64]
+"""An (n, 12) matrix of decimal digits, one identification number a row."""
+Mask = npt.NDArray[np.bool_]
+
+_W1 = np.array(WEIGHTS_FIRST, dtype=np.int64)
+_W2 = np.array(WEIGHTS_SECOND, dtype=np.int64)
+_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+_PLACEHOLDER = "000000000000"
+_POWERS = 10 ** np.arange(11, -1, -1, dtype=np.int64)
+
+
+class IINCode(IntEnum):
+    """Why a value is not a valid IIN (vectorised form); the first failing check, in the order
+    of :func:`iin_problem`."""
+
+    VALID = 0
+    FORMAT = 1  # not exactly 12 ASCII digits
+    BIRTH_DATE = 2  # 7th digit not a century/sex code, or the first six not a real date
+    FUTURE = 3  # the birth date is after today
+    CHECKSUM = 4  # the 12th digit is not the check digit, or the number is never issued
+
+
+class BINCode(IntEnum):
+    """Why a value is not a valid BIN (vectorised form), in the order of :func:`bin_problem`."""
+
+    VALID = 0
+    FORMAT = 1
+    MONTH = 2  # digits 3-4 are not a registration month
+    CHECKSUM = 3
+
+
+def _as_array(values: Any) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not isinstance(values, pa.Array):
+        values = pa.array(list(values), pa.string())
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    return values.cast(pa.string())
+
+
+def digit_matrix(values: pa.Array | pa.ChunkedArray | Any) -> tuple[Mask, Digits]:
+    """``(ok, digits)`` for a column of strings (Arrow, or any sequence of ``str``): the rows that
+    are exactly 12 ASCII digits, and their (n, 12) digit matrix (other rows hold zeros)."""
+    array = _as_array(values)
+    ok = _bools(pc.match_substring_regex(array, r"^[0-9]{12}$"))
+    clean = pc.if_else(pa.array(ok), array, pa.scalar(_PLACEHOLDER, pa.string()))
+    if isinstance(clean, pa.ChunkedArray):
+        clean = clean.combine_chunks()
+    clean = clean.cast(pa.string())
+    n = len(clean)
+    if n == 0:
+        return ok, np.zeros((0, 12), dtype=np.int64)
+    offsets = np.frombuffer(clean.buffers()[1], dtype=np.int32)
+    start = int(offsets[clean.offset])
+    data = np.frombuffer(clean.buffers()[2], dtype=np.uint8)[start : start + 12 * n]
+    digits: Digits = data.reshape(n, 12).astype(np.int64) - ord("0")
+    return ok, digits
+
+
+def _bools(array: pa.Array | pa.ChunkedArray) -> Mask:
+    filled = pc.fill_null(array, False)
+    if isinstance(filled, pa.ChunkedArray):
+        filled = filled.combine_chunks()
+    return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
+def check_digits(first_eleven: npt.NDArray[np.integer[Any]]) -> Digits:
+    """Check digits of an (n, 11) digit matrix; -1 where both passes give 10 (never issued)."""
+    d = np.asarray(first_eleven, dtype=np.int64)
+    first = (d @ _W1) % 11
+    second = (d @ _W2) % 11
+    result = np.where(first != 10, first, second)
+    return np.asarray(np.where(result == 10, -1, result), dtype=np.int64)
+
+
+def check_digit_ok(digits: Digits) -> Mask:
+    """Rows of an (n, 12) digit matrix whose 12th digit is the check digit of the first 11."""
+    expected = check_digits(digits[:, :11])
+    return np.asarray((expected >= 0) & (expected == digits[:, 11]), dtype=np.bool_)
+
+
+def birth_dates(digits: Digits) -> tuple[Mask, Digits]:
+    """``(ok, days)``: rows whose first seven digits encode a real birth date with a century/sex
+    code, and that date as days since 1970-01-01 (0 where not)."""
+    century_digit = digits[:, 6]
+    century_ok = (century_digit >= 1) & (century_digit <= 6)
+    year = 1800 + 100 * ((century_digit - 1) // 2) + digits[:, 0] * 10 + digits[:, 1]
+    month = digits[:, 2] * 10 + digits[:, 3]
+    day = digits[:, 4] * 10 + digits[:, 5]
+    month_ok = (month >= 1) & (month <= 12)
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    last = _DAYS_IN_MONTH[np.clip(month - 1, 0, 11)] + ((month == 2) & leap)
+    ok = np.asarray(century_ok & month_ok & (day >= 1) & (day <= last), dtype=np.bool_)
+    safe_year = np.where(ok, year, 1970)
+    safe_month = np.where(ok, month, 1)
+    safe_day = np.where(ok, day, 1)
+    months = (safe_year - 1970) * 12 + (safe_month - 1)
+    first_days = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    return ok, np.asarray(np.where(ok, first_days + safe_day - 1, 0), dtype=np.int64)
+
+
+def sexes(digits: Digits) -> npt.NDArray[np.str_]:
+    """'M' or 'F' per row, from the century/sex digit (odd = male)."""
+    return np.asarray(np.where(digits[:, 6] % 2 == 1, Sex.MALE.value, Sex.FEMALE.value))
+
+
+def numbers(digits: Digits) -> Digits:
+    """The 12 digits of each row as one int64 (exact: 12 digits fit), for sorted lookups."""
+    return np.asarray(digits @ _POWERS, dtype=np.int64)
+
+
+def _days(day: dt.date) -> int:
+    return (day - dt.date(1970, 1, 1)).days
+
+
+def iin_problem_codes(
+    values: pa.Array | pa.ChunkedArray | Any, today: dt.date | None = None
+) -> npt.NDArray[np.int8]:
+    """Per value, an :class:`IINCode`: the vectorised :func:`iin_problem` (nulls are FORMAT)."""
+    shape_ok, digits = digit_matrix(values)
+    date_ok, birth = birth_dates(digits)
+    future = birth > _days(today or dt.date.today())
+    checksum_ok = check_digit_ok(digits)
+    codes = np.full(shape_ok.shape[0], IINCode.FORMAT, dtype=np.int8)
+    codes[shape_ok] = IINCode.BIRTH_DATE
+    codes[shape_ok & date_ok] = IINCode.FUTURE
+    codes[shape_ok & date_ok & ~future] = IINCode.CHECKSUM
+    codes[shape_ok & date_ok & ~future & checksum_ok] = IINCode.VALID
+    return codes
+
+
+def bin_problem_codes(values: pa.Array | pa.ChunkedArray | Any) -> npt.NDArray[np.int8]:
+    """Per value, a :class:`BINCode`: the vectorised :func:`bin_problem` (nulls are FORMAT)."""
+    shape_ok, digits = digit_matrix(values)
+    month = digits[:, 2] * 10 + digits[:, 3]
+    month_ok = (month >= 1) & (month <= 12)
+    checksum_ok = check_digit_ok(digits)
+    codes = np.full(shape_ok.shape[0], BINCode.FORMAT, dtype=np.int8)
+    codes[shape_ok] = BINCode.MONTH
+    codes[shape_ok & month_ok] = BINCode.CHECKSUM
+    codes[shape_ok & month_ok & checksum_ok] = BINCode.VALID
+    return codes
+
+
+def valid_iins(values: pa.Array | pa.ChunkedArray | Any, today: dt.date | None = None) -> Mask:
+    """Per value, whether it is a valid IIN (the vectorised :func:`is_valid_iin`)."""
+    return np.asarray(iin_problem_codes(values, today) == IINCode.VALID, dtype=np.bool_)
+
+
+def valid_bins(values: pa.Array | pa.ChunkedArray | Any) -> Mask:
+    """Per value, whether it is a valid BIN."""
+    return np.asarray(bin_problem_codes(values) == BINCode.VALID, dtype=np.bool_)

@@ -210,6 +210,7 @@ class ReinsurerGroupsEdition(_Strict):
     valid_from: dt.date
     valid_to: dt.date | None = None
     source: str = Field(min_length=3)
+    verified: bool = True  # false: the source does not give the edition's start
     groups: list[ReinsurerGroup] = Field(min_length=1)
 
 
@@ -274,6 +275,7 @@ class HlaCategoriesEdition(_Strict):
     valid_from: dt.date
     valid_to: dt.date | None = None
     source: str = Field(min_length=3)
+    verified: bool = True  # false: the source does not give the edition's start
     categories: list[HlaCategory] = Field(min_length=1)
 
 

@@ -34,11 +34,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from saqta import __version__
 from saqta.core.calendar import kazakhstan_calendar
 from saqta.core.errors import InputError
 from saqta.core.iin import check_digit
 from saqta.core.periods import Month, parse_month
+from saqta.core.version import code_version
 from saqta.prudential.inputs import PrudentialInputs
 from saqta.prudential.records import (
     CategoryOverride,
@@ -945,7 +945,7 @@ def write_samples(
         "months": months,
         "file_format": fmt,
         "synthetic": True,
-        "code_version": __version__,
+        "code_version": code_version(),
         "branches": [
             {
                 "key": p.key,

@@ -2,7 +2,9 @@
 
 Each check shows the published value, the generated value, the tolerance and whether it passes.
 Published figures are the annual report's table 2 (unique persons by category), diagram 4 (employees
-by months paid), section 2 (average base of deductions) and table 4 (providers by region).
+by months paid) and the average deduction and its base (all in Section 1, 1.1), and table 4
+(providers by region, Section 2, 2.2). Payments are compared for the periods of the reported year
+only: the look-back months before it (``payments/lookback-*.parquet``) never enter a figure.
 The rows "entitled" and "uninsured" of table 2 depend on the insured-status rules and are not
 checked here.
 """
@@ -179,7 +181,7 @@ def calibrate(out: Path) -> list[Check]:
         )
     )
 
-    # Section 2: average base of employer deductions (average deduction / the rate in force)
+    # Section 1, 1.1: average base of employer deductions (average deduction / the rate in force)
     from saqta.core.rules import load_rules
 
     rate = load_rules().decimal(
@@ -194,7 +196,7 @@ def calibrate(out: Path) -> list[Check]:
     average_deduction = mean.quantize(Decimal("0.1"), ROUND_HALF_UP)
     checks.append(
         _rel_check(
-            "Section 2: average monthly deduction",
+            "Section 1.1: average monthly deduction",
             Decimal("5478.3"),
             average_deduction,
             Decimal("2"),
@@ -203,7 +205,7 @@ def calibrate(out: Path) -> list[Check]:
     )
     checks.append(
         _rel_check(
-            "Section 2: average base of deductions",
+            "Section 1.1: average base of deductions",
             Decimal("182600"),
             (mean / rate).quantize(Decimal(100), ROUND_HALF_UP),
             Decimal("2"),

@@ -20,7 +20,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -34,11 +34,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from saqta import __version__
-from saqta.core.errors import InputError, StoreError
+from saqta.core.errors import InputError, RulesError, StoreError
 from saqta.core.periods import Month
 from saqta.core.reference import regions
 from saqta.core.rules import RuleSet, load_rules
+from saqta.core.version import code_version
 from saqta.synth.ids import (
     bin_digits,
     decimal_array,
@@ -138,9 +138,10 @@ def _tiyn(value: Decimal) -> int:
 
 @dataclass(frozen=True)
 class MonthlyRules:
-    """The year's contribution rules resolved month by month (index 0 = January)."""
+    """Contribution rules resolved month by month for ``months`` (index 0 = the first of them)."""
 
-    employer_rate: np.ndarray  # (2, 12): numerator, denominator
+    months: tuple[Month, ...]
+    employer_rate: np.ndarray  # (2, n): numerator, denominator
     employee_rate: np.ndarray
     civil_rate: np.ndarray
     employer_cap_tiyn: np.ndarray
@@ -151,27 +152,39 @@ class MonthlyRules:
     single_urban_tiyn: np.ndarray
     single_rural_tiyn: np.ndarray
     due_day: int
-    prepayment_from: dt.date
+    prepayment_from: dt.date | None
+    """The day a 12-month prepayment starts giving status, when that rule is in force by the
+    end of the last month; ``None`` otherwise."""
     prepayment_months: int
 
     @classmethod
-    def resolve(cls, rules: RuleSet, year: int) -> MonthlyRules:
+    def resolve(cls, rules: RuleSet, months: Sequence[Month]) -> MonthlyRules:
         c = "mshi.contributions."
-        months = [Month(year, m).first_day for m in range(1, 13)]
+        days = [m.first_day for m in months]
 
         def dec(name: str, day: dt.date) -> Decimal:
             return rules.decimal(name, day)
 
         def ratios(name: str) -> np.ndarray:
-            return np.array([_ratio(dec(name, d)) for d in months], dtype=np.int64).T
+            return np.array([_ratio(dec(name, d)) for d in days], dtype=np.int64).T.reshape(
+                2, len(days)
+            )
 
         def amounts(fn: Callable[[dt.date], Decimal]) -> np.ndarray:
-            return np.array([_tiyn(fn(d)) for d in months], dtype=np.int64)
+            return np.array([_tiyn(fn(d)) for d in days], dtype=np.int64)
 
         mw = "economy.minimum_wage"
         mrp = "economy.mrp"
-        prepay = rules.lookup(c + "self_payer_prepayment_months", months[-1].replace(day=31))
+        prepayment_from: dt.date | None = None
+        prepayment_months = 0
+        try:
+            prepay = rules.lookup(c + "self_payer_prepayment_months", months[-1].last_day)
+        except RulesError:
+            prepay = None
+        if prepay is not None and prepay.value is not None:
+            prepayment_from, prepayment_months = prepay.from_, int(prepay.value)
         return cls(
+            months=tuple(months),
             employer_rate=ratios(c + "employer_deduction_rate"),
             employee_rate=ratios(c + "employee_contribution_rate"),
             civil_rate=ratios(c + "civil_law_contract_rate"),
@@ -204,10 +217,34 @@ class MonthlyRules:
                     * dec(c + "single_payment_mshi_share", d)
                 )
             ),
-            due_day=int(rules.value(c + "payment_due_day", months[0])),
-            prepayment_from=prepay.from_,
-            prepayment_months=int(prepay.value),
+            due_day=int(rules.value(c + "payment_due_day", days[0])),
+            prepayment_from=prepayment_from,
+            prepayment_months=prepayment_months,
         )
+
+
+STATUS_LOOKBACK_RULE = "mshi.status.contribution_lookback_months"
+STATUS_SURVIVAL_RULE = "mshi.status.contribution_survival_months"
+
+
+def lookback_needed(rules: RuleSet, month: Month) -> int:
+    """Months before ``month`` whose payments the status of ``month`` can depend on: the
+    look-back window less the month itself, or the survival after the last paid month, whichever
+    is longer (read from the status rules in force on the first day of ``month``)."""
+    day = month.first_day
+    window = int(str(rules.value(STATUS_LOOKBACK_RULE, day)))
+    survival = int(str(rules.value(STATUS_SURVIVAL_RULE, day)))
+    return max(window - 1, survival)
+
+
+def year_months(year: int) -> list[Month]:
+    return [Month(year, m) for m in range(1, 13)]
+
+
+def lookback_months(year: int, count: int) -> list[Month]:
+    """The ``count`` months before January of ``year``, oldest first."""
+    first = Month(year, 1).index
+    return [Month.from_index(first - count + i) for i in range(count)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,6 +258,7 @@ class Plan:
     options: SynthOptions
     profile: Profile
     monthly: MonthlyRules
+    lookback: MonthlyRules | None  # the months before the reported year, when any
     region_codes: list[str]
     region_weights: np.ndarray
     rural_share: np.ndarray
@@ -360,7 +398,20 @@ def make_plan(
     options: SynthOptions, rules: RuleSet, profile: Profile
 ) -> tuple[Plan, pa.Table, pa.Table]:
     rng = np.random.default_rng([options.seed, 0xB1])
-    monthly = MonthlyRules.resolve(rules, profile.year)
+    monthly = MonthlyRules.resolve(rules, year_months(profile.year))
+    needed = lookback_needed(rules, Month(profile.year, 1))
+    if profile.lookback_months < needed:
+        raise InputError(
+            f"gives {profile.lookback_months} months before the reported year, but the status of "
+            f"January {profile.year} reads {needed} (rules {STATUS_LOOKBACK_RULE} and "
+            f"{STATUS_SURVIVAL_RULE})",
+            where="synth profile, lookback_months",
+        )
+    lookback = (
+        MonthlyRules.resolve(rules, lookback_months(profile.year, profile.lookback_months))
+        if profile.lookback_months
+        else None
+    )
     region_list = list(regions())
     codes = [r.code for r in region_list]
     weights = np.array([float(profile.population_by_region[c]) for c in codes])
@@ -412,6 +463,7 @@ def make_plan(
         options=options,
         profile=profile,
         monthly=monthly,
+        lookback=lookback,
         region_codes=codes,
         region_weights=weights,
         rural_share=rural,
@@ -466,14 +518,15 @@ def _month_starts(year: int) -> np.ndarray:
     )
 
 
-def _pay_dates(rng: np.random.Generator, month_idx: np.ndarray, plan: Plan) -> np.ndarray:
-    """Payment dates for months paid: most by the due day of the following month, some late."""
-    year = plan.profile.year
+def _pay_dates(
+    rng: np.random.Generator, month_idx: np.ndarray, plan: Plan, monthly: MonthlyRules
+) -> np.ndarray:
+    """Payment dates for months paid (indices into ``monthly.months``): most by the due day of
+    the following month, some late."""
     next_month = np.array(
-        [np.datetime64(str(Month(year, m + 1).next().first_day)) for m in range(12)],
-        dtype="datetime64[D]",
+        [np.datetime64(str(m.next().first_day)) for m in monthly.months], dtype="datetime64[D]"
     )
-    due = next_month[month_idx] + (plan.monthly.due_day - 1)
+    due = next_month[month_idx] + (monthly.due_day - 1)
     n = month_idx.shape[0]
     on_time = rng.random(n) < float(plan.profile.on_time_share)
     early = rng.integers(0, 21, size=n)
@@ -519,10 +572,19 @@ class _Work:
 
 
 @dataclass
+class _Paid:
+    """The paid months drawn for the reported year, before deaths and prepayments cut them:
+    the look-back months repeat them."""
+
+    employee: np.ndarray  # (n, 12)
+    other: np.ndarray  # (n, 12)
+
+
+@dataclass
 class _Piece:
     kind: str
     person: np.ndarray
-    month: np.ndarray  # 0 = January of the year; may pass December for prepayments
+    month: np.ndarray  # 0 = the first month of its file; may pass December for prepayments
     amount: np.ndarray  # tiyn
     date: np.ndarray
     payer: pa.Array
@@ -672,9 +734,39 @@ def _draw_work(plan: Plan, p: _People, s: _Status, rng: np.random.Generator) -> 
     return _Work(employer=employer, income_tiyn=income, provider=provider)
 
 
+_PAYERS = (
+    (2, "individual_entrepreneur"),
+    (3, "civil_law_contract"),
+    (4, "single_payment"),
+    (5, "self_payer"),
+)
+
+
+def _payer_amount(
+    kind: str,
+    person: np.ndarray,
+    month: np.ndarray,
+    monthly: MonthlyRules,
+    p: _People,
+    w: _Work,
+) -> np.ndarray:
+    """Amounts (tiyn) of payments by persons of payer category ``kind`` for months paid."""
+    if kind == "individual_entrepreneur":
+        return np.asarray(monthly.ie_amount_tiyn[month])
+    if kind == "civil_law_contract":
+        return _apply(w.income_tiyn[person], monthly.civil_rate[:, month])
+    if kind == "single_payment":
+        return np.asarray(
+            np.where(
+                p.rural[person], monthly.single_rural_tiyn[month], monthly.single_urban_tiyn[month]
+            )
+        )
+    return np.asarray(monthly.self_amount_tiyn[month])
+
+
 def _draw_payments(
     plan: Plan, p: _People, s: _Status, w: _Work, rng: np.random.Generator
-) -> list[_Piece]:
+) -> tuple[list[_Piece], _Paid]:
     """Every payment of the year by type: paid months drawn from the published (employees) or
     assumed (other payers) distributions, amounts by the rules of each month, and dates."""
     profile = plan.profile
@@ -685,8 +777,12 @@ def _draw_payments(
     starts = _month_starts(year)
     alive = np.arange(12)[None, :] <= s.death_month[:, None]
     works = w.employer >= 0
-    emp_mask = _draw_months(rng, n, profile.months_paid_employee, plan) & works[:, None] & alive
-    other_mask = _draw_months(rng, n, profile.months_paid_other_payers, plan) & alive
+    paid = _Paid(
+        employee=_draw_months(rng, n, profile.months_paid_employee, plan),
+        other=_draw_months(rng, n, profile.months_paid_other_payers, plan),
+    )
+    emp_mask = paid.employee & works[:, None] & alive
+    other_mask = paid.other & alive
     month_last = np.array(
         [np.datetime64(str(Month(year, m).last_day)) for m in range(1, 13)], dtype="datetime64[D]"
     )
@@ -700,7 +796,7 @@ def _draw_payments(
     pieces: list[_Piece] = []
 
     person, month = np.nonzero(emp_mask)
-    dates = _pay_dates(rng, month, plan)
+    dates = _pay_dates(rng, month, plan, monthly)
     payer = plan.employer_bins.take(pa.array(w.employer[person]))
     for kind, cap, rate in (
         ("employer_deduction", monthly.employer_cap_tiyn, monthly.employer_rate),
@@ -709,15 +805,10 @@ def _draw_payments(
         base = np.minimum(w.income_tiyn[person], cap[month])
         pieces.append(_Piece(kind, person, month, _apply(base, rate[:, month]), dates, payer))
 
-    for cat, kind in (
-        (2, "individual_entrepreneur"),
-        (3, "civil_law_contract"),
-        (4, "single_payment"),
-        (5, "self_payer"),
-    ):
+    for cat, kind in _PAYERS:
         mask = other_mask & (s.category == cat)[:, None]
         prepay_from = np.full(n, 99)
-        if kind == "self_payer":
+        if kind == "self_payer" and monthly.prepayment_from is not None:
             rule_day = np.datetime64(monthly.prepayment_from.isoformat(), "D")
             prepays = (
                 (s.category == 5)
@@ -728,17 +819,8 @@ def _draw_payments(
             prepay_from = np.where(prepays, pay_day.astype("datetime64[M]").astype(int) % 12, 99)
             mask &= np.arange(12)[None, :] < prepay_from[:, None]
         person, month = np.nonzero(mask)
-        if kind == "individual_entrepreneur":
-            amount = monthly.ie_amount_tiyn[month]
-        elif kind == "civil_law_contract":
-            amount = _apply(w.income_tiyn[person], monthly.civil_rate[:, month])
-        elif kind == "single_payment":
-            amount = np.where(
-                p.rural[person], monthly.single_rural_tiyn[month], monthly.single_urban_tiyn[month]
-            )
-        else:
-            amount = monthly.self_amount_tiyn[month]
-        dates = _pay_dates(rng, month, plan)
+        amount = _payer_amount(kind, person, month, monthly, p, w)
+        dates = _pay_dates(rng, month, plan, monthly)
         if kind == "civil_law_contract":
             customer = rng.integers(0, len(plan.employer_bins), size=person.size)
             payer = plan.employer_bins.take(pa.array(customer))
@@ -775,12 +857,60 @@ def _draw_payments(
             pa.array(np.full(person.size, plan.state_payer_bin)),
         )
     )
+    return pieces, paid
+
+
+def _draw_lookback(
+    plan: Plan, p: _People, s: _Status, w: _Work, paid: _Paid, rng: np.random.Generator
+) -> list[_Piece]:
+    """The payers' payments for the months before the reported year, so that the first months'
+    status has its look-back.
+
+    Modelling assumption (profile ``lookback_months``): the year before is like the reported one;
+    each person's months paid before the year repeat the months drawn for the same calendar
+    months of the year (before deaths, which fall in the reported year, and prepayments, which
+    start in it), with the same employer and income, and amounts by the rules in force in each
+    month. Nobody pays for a month before being born. The state's contributions are not
+    generated: status by a preferential category comes from the category periods, not from the
+    state's payments.
+    """
+    monthly = plan.lookback
+    if monthly is None:
+        return []
+    calendar = np.array([m.month - 1 for m in monthly.months])
+    starts = np.array(
+        [np.datetime64(str(m.first_day)) for m in monthly.months], dtype="datetime64[D]"
+    )
+    born = p.birth[:, None] < starts[None, :]
+    works = w.employer >= 0
+    pieces: list[_Piece] = []
+
+    person, month = np.nonzero(paid.employee[:, calendar] & works[:, None] & born)
+    dates = _pay_dates(rng, month, plan, monthly)
+    payer = plan.employer_bins.take(pa.array(w.employer[person]))
+    for kind, cap, rate in (
+        ("employer_deduction", monthly.employer_cap_tiyn, monthly.employer_rate),
+        ("employee_contribution", monthly.employee_cap_tiyn, monthly.employee_rate),
+    ):
+        base = np.minimum(w.income_tiyn[person], cap[month])
+        pieces.append(_Piece(kind, person, month, _apply(base, rate[:, month]), dates, payer))
+
+    other = paid.other[:, calendar] & born
+    for cat, kind in _PAYERS:
+        person, month = np.nonzero(other & (s.category == cat)[:, None])
+        amount = _payer_amount(kind, person, month, monthly, p, w)
+        dates = _pay_dates(rng, month, plan, monthly)
+        if kind == "civil_law_contract":
+            customer = rng.integers(0, len(plan.employer_bins), size=person.size)
+            payer = plan.employer_bins.take(pa.array(customer))
+        else:
+            payer = p.iin.take(pa.array(person))
+        pieces.append(_Piece(kind, person, month, amount, dates, payer))
     return pieces
 
 
-def _write_chunk(
-    plan: Plan, index: int, p: _People, s: _Status, w: _Work, pieces: list[_Piece]
-) -> dict[str, int]:
+def _write_register(plan: Plan, index: int, p: _People, s: _Status, w: _Work) -> dict[str, int]:
+    """Write one chunk's persons and their category periods."""
     out = plan.staging
     persons = pa.table(
         {
@@ -818,24 +948,40 @@ def _write_chunk(
     pq.write_table(
         state_table, out / "state_categories" / f"part-{index:05d}.parquet", compression="zstd"
     )
+    return {"persons": p.n, "state_categories": int(srows.size), "deceased": int(s.dies.sum())}
 
-    # references: P + year (2 digits) + chunk (4) + row within the chunk (10): unique country-wide
-    year = plan.profile.year
+
+def _write_payments(
+    plan: Plan,
+    index: int,
+    p: _People,
+    name: str,
+    monthly: MonthlyRules,
+    pieces: list[_Piece],
+    first_row: int,
+) -> dict[str, int]:
+    """Write payments of one chunk into ``payments/<name>``; months count from the first of
+    ``monthly.months``.
+
+    References: P + year of the country (2 digits) + chunk (4) + row within the chunk (10), rows
+    numbered across the chunk's files from ``first_row``: unique country-wide.
+    """
     total = sum(piece.person.size for piece in pieces)
     ref_digits = np.concatenate(
         [
-            np.tile(number_digits(np.array([year % 100]), 2), (total, 1)),
+            np.tile(number_digits(np.array([plan.profile.year % 100]), 2), (total, 1)),
             np.tile(number_digits(np.array([index]), 4), (total, 1)),
-            number_digits(np.arange(total, dtype=np.int64), 10),
+            number_digits(np.arange(first_row, first_row + total, dtype=np.int64), 10),
         ],
         axis=1,
     )
     references = digits_to_strings(ref_digits, prefix=b"P")
-    month_base = np.datetime64(f"{year}-01", "M")
-    counts = {"persons": p.n, "state_categories": int(srows.size), "deceased": int(s.dies.sum())}
+    first = monthly.months[0]
+    month_base = np.datetime64(f"{first.year}-{first.month:02d}", "M")
+    counts: dict[str, int] = {}
     at = 0
     with pq.ParquetWriter(
-        out / "payments" / f"part-{index:05d}.parquet",
+        plan.staging / "payments" / name,
         PAYMENTS_SCHEMA,
         compression="zstd",
         compression_level=1,
@@ -864,8 +1010,17 @@ def _write_chunk(
     return counts
 
 
+def _add(counts: dict[str, int], more: dict[str, int]) -> None:
+    for key, value in more.items():
+        counts[key] = counts.get(key, 0) + value
+
+
 def _chunk(index: int) -> dict[str, int]:
-    """Draw and write one chunk of persons with their payments; return the row counts."""
+    """Draw and write one chunk of persons with their payments; return the row counts.
+
+    The reported year's payments are written (``payments/part-NNNNN.parquet``) and let go before
+    the months before it are drawn (``payments/lookback-NNNNN.parquet``), so a chunk never holds
+    both."""
     plan = _PLAN
     assert plan is not None
     lo, hi = plan.chunk_bounds[index]
@@ -873,8 +1028,27 @@ def _chunk(index: int) -> dict[str, int]:
     people = _draw_people(plan, index, hi - lo, rng)
     status = _draw_status(plan, people, rng)
     work = _draw_work(plan, people, status, rng)
-    pieces = _draw_payments(plan, people, status, work, rng)
-    return _write_chunk(plan, index, people, status, work, pieces)
+    counts = _write_register(plan, index, people, status, work)
+    pieces, paid = _draw_payments(plan, people, status, work, rng)
+    year = _write_payments(
+        plan, index, people, f"part-{index:05d}.parquet", plan.monthly, pieces, 0
+    )
+    del pieces
+    _add(counts, year)
+    if plan.lookback is not None:
+        lookback = _draw_lookback(plan, people, status, work, paid, rng)
+        before = _write_payments(
+            plan,
+            index,
+            people,
+            f"lookback-{index:05d}.parquet",
+            plan.lookback,
+            lookback,
+            year["payments"],
+        )
+        _add(counts, before)
+        counts["payments.lookback"] = before["payments"]
+    return counts
 
 
 # --------------------------------------------------------------------------------------------
@@ -991,13 +1165,15 @@ def generate(
             "seed": options.seed,
             "scale": options.scale,
             "year": profile.year,
+            "lookback_months": profile.lookback_months,
+            "lookback_from": str(plan.lookback.months[0]) if plan.lookback else None,
             "population": options.population,
             "chunks": plan.n_chunks,
             "chunk_size": options.chunk_size,
             "state_payer_bin": plan.state_payer_bin,
             "rules_version": rules.version,
             "inputs": _input_hashes(),
-            "code_version": __version__,
+            "code_version": code_version(),
             "counts": counts,
             "seconds": round(time.perf_counter() - started, 1),
         }

@@ -1,8 +1,8 @@
 """Vectorised identifiers for synthetic data: IINs, BINs and fixed-width strings as Arrow arrays.
 
-The checksum is the one of :mod:`saqta.core.iin`, computed over whole NumPy arrays so that a
-country's worth of numbers costs seconds. Tests check every generated number with the scalar
-validator.
+The check digit is :func:`saqta.core.iin.check_digits`, the vectorised form of the core's check,
+over whole NumPy arrays, so that a country's worth of numbers costs seconds. Tests check every
+generated number with the scalar validator.
 """
 
 from __future__ import annotations
@@ -10,17 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-W1 = np.arange(1, 12, dtype=np.int64)
-W2 = np.array([3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2], dtype=np.int64)
-
-
-def check_digits(first_eleven: np.ndarray) -> np.ndarray:
-    """Check digits of an (n, 11) digit matrix; -1 where both passes give 10 (never issued)."""
-    d = first_eleven.astype(np.int64)
-    first = (d @ W1) % 11
-    second = (d @ W2) % 11
-    result = np.where(first != 10, first, second)
-    return np.where(result == 10, -1, result)
+from saqta.core.iin import check_digits
 
 
 def number_digits(values: np.ndarray, width: int) -> np.ndarray:

@@ -47,6 +47,7 @@ class PensionAge(_Strict):
 
 class Profile(_Strict):
     year: int
+    lookback_months: int = Field(ge=0, le=120)
     population: int
     reference_date: dt.date
     categories: Categories

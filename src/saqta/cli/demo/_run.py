@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from rich.table import Table
 
 from saqta import __version__
-from saqta.cli.common import console, progress_bar
+from saqta.cli.common import console, progress_bar, seconds_since_process_start
 from saqta.cli.synth_view import show_calibration, show_counts
 from saqta.core.calendar import kazakhstan_calendar
 from saqta.core.errors import StoreError
@@ -25,6 +25,7 @@ from saqta.core.periods import Month
 from saqta.core.reference import regions
 from saqta.core.rules import load_rules
 from saqta.core.settings import get_settings
+from saqta.core.version import code_version
 
 MARKER = ".saqta-demo"
 
@@ -123,7 +124,7 @@ def run_demo(out: Path, scale: float, seed: int) -> None:
             "demo",
             {"synth manifest": sha256(manifest).hexdigest()},
             rules.version,
-            __version__,
+            code_version(),
         )
         n_regions = upsert_regions(
             session,
@@ -178,7 +179,11 @@ def run_demo(out: Path, scale: float, seed: int) -> None:
     engine.dispose()
 
     _step("Summary")
-    console.print(f"demo finished in {time.perf_counter() - started:.1f} s; outputs in {out}:")
+    steps = time.perf_counter() - started
+    console.print(
+        f"demo finished in {seconds_since_process_start():.1f} s from the start of the process "
+        f"({steps:.1f} s in the steps above); outputs in {out}:"
+    )
     for name, what in (
         ("country/", "the synthetic country (Parquet) and calibration.json"),
         ("saqta.db", "the system of record (SQLite), unless SAQTA_DATABASE_URL is set"),

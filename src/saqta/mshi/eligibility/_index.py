@@ -56,10 +56,10 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
-import saqta
 from saqta.core.errors import InputError, Problem, StoreError
 from saqta.core.iin import iin_problem
 from saqta.core.periods import Month
+from saqta.core.version import code_version
 
 __all__ = [
     "INDEX_FORMAT",
@@ -645,7 +645,7 @@ def build_index(
         format=INDEX_FORMAT,
         built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         build_seconds=0.0,
-        code_version=saqta.__version__,
+        code_version=code_version(),
         months=[str(month) for month, _ in months],
         persons=len(keys),
         status_rows=rows_total,

@@ -40,9 +40,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from sqlalchemy import Engine, func, insert, select
 
-import saqta
 from saqta.core.errors import InputError, Problem, SaqtaError, StoreError
 from saqta.core.rules import load_rules
+from saqta.core.version import code_version
 from saqta.mshi.intake._checks import QUARANTINE_SCHEMA, Problems, to_numpy_bool
 from saqta.mshi.models import ImportedFile, ImportKind, QuarantinedRow
 from saqta.store.db import session_scope
@@ -604,7 +604,7 @@ class Importer:
                 f"mshi.import.{self.validator.kind.value}",
                 {"file": result.sha256},
                 rules_version,
-                saqta.__version__,
+                code_version(),
             )
             record = ImportedFile(
                 kind=self.validator.kind,
@@ -641,7 +641,7 @@ class Importer:
                     f"mshi.import.{self.validator.kind.value}",
                     {"file": sha},
                     rules_version,
-                    saqta.__version__,
+                    code_version(),
                 )
                 finish_run(
                     session,

@@ -35,10 +35,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from saqta import __version__
 from saqta.core.errors import InputError, StoreError
 from saqta.core.reference import regions
 from saqta.core.rules import RuleSet, load_rules
+from saqta.core.version import code_version
 from saqta.mshi.schema import PAYMENT_OUTFLOWS, PAYMENTS, STATE_CATEGORY_PERIODS
 from saqta.store.lake import FactsLake
 
@@ -453,7 +453,7 @@ def _provenance(
         lake=str(source.lake.root),
         generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
         rules_version=rules.version,
-        code_version=__version__,
+        code_version=code_version(),
         status_month=status_month,
         status_runs=runs,
         notes=tuple(notes),

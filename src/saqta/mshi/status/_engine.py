@@ -54,6 +54,7 @@ import pyarrow.parquet as pq
 from saqta.core.errors import InputError, StoreError
 from saqta.core.periods import Month
 from saqta.core.rules import RuleSet, load_rules
+from saqta.core.version import code_version
 from saqta.mshi.contributions import hashed_outflows, paid_files
 from saqta.mshi.schema import STATUS
 from saqta.mshi.status._bits import BitSources, bit_spans, month_bits_sql, setup_bits_sql
@@ -77,20 +78,6 @@ RUN_KIND = "status"
 STATUS_DIR = ("derived", "status")
 _MONTH_FOLDER = re.compile(r"month=(\d{4})-(\d{2})-01")
 _PARTITION_METADATA = '[["month", "DATE"]]'
-
-
-def code_version() -> str:
-    """The package version and a digest of the engine's source files."""
-    from saqta import __version__
-
-    digest = hashlib.sha256()
-    here = Path(__file__).resolve().parent
-    for path in sorted(here.glob("status*.py")):
-        digest.update(path.read_bytes())
-    rules_file = here.parent / "rules" / "mshi" / "status.yaml"
-    if rules_file.is_file():
-        digest.update(rules_file.read_bytes())
-    return f"{__version__}+{digest.hexdigest()[:12]}"
 
 
 # ------------------------------------------------------------------------------------------------
