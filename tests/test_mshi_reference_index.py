@@ -4,7 +4,6 @@ every duplicate still found exactly, and nothing of an import kept in memory aft
 from __future__ import annotations
 
 import gc
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +33,8 @@ def lake(tmp_path: Path) -> FactsLake:
 
 
 def segments(lake: FactsLake) -> list[Path]:
+    """The index's segments once the replaced ones are deleted (as the next import does)."""
+    ReferenceIndex.tidy(lake)
     return sorted((lake.root / REFERENCE_INDEX).glob("seg-*.npy"))
 
 
@@ -73,32 +74,54 @@ def test_many_imports_leave_a_few_segments_and_every_duplicate_is_still_found(
     assert lake.count("payments") == len(accepted) + 1
 
 
-def test_segments_left_by_a_crash_before_they_were_deleted_cost_nothing_but_a_lookup(
+def test_replaced_segments_go_only_after_their_merge_is_committed(
     engine: Engine, lake: FactsLake, tmp_path: Path
 ) -> None:
-    """A merge's segment is committed with the import, the segments it replaces are deleted
-    after: a process killed in between leaves both, and imports stay exact."""
+    """A merge's segment and the list of the segments it replaces are committed with the
+    import; the replaced segments are deleted by the next import. Whatever is left between the
+    two (or by a crash while deleting) costs a lookup, and imports stay exact."""
     load_register(engine, lake, tmp_path)
+    folder = lake.root / REFERENCE_INDEX
     import_file(engine, lake, tmp_path, "a", ["A1", "A2"])
-    [first] = segments(lake)
-    kept = tmp_path / first.name
-    shutil.copy(first, kept)
+    [first] = folder.glob("seg-*.npy")
     import_file(engine, lake, tmp_path, "b", ["B1", "B2"])  # merges a's segment into its own
-    assert first not in segments(lake) and len(segments(lake)) == 1
-    shutil.copy(kept, first)  # as a kill between the commit and the deletion leaves it
+    [listing] = folder.glob("seg-*.replaces.json")
+    assert first.exists()  # until the next import: both segments hold A1 and A2
     again = write_csv(
         tmp_path / "c.csv", PAYMENT_HEADER, [payment("A1"), payment("B2"), payment("C1")]
     )
     result = import_payments(engine, lake, again, today=TODAY)
     assert (result.accepted, result.quarantined) == (1, 2)
     assert {row["reason"] for row in quarantine_rows(engine)} == {"duplicate_reference"}
-    assert np.unique(indexed(lake)).size == 5
-    # the next merges take the leftover in (its hashes repeated, which is harmless) and delete it
+    assert not first.exists() and not listing.exists()
+    assert sorted(np.load(path).size for path in folder.glob("seg-*.npy")) == [1, 4]
+    # a deletion cut short (the list left, its segments partly gone) is finished next time
+    leftover = folder / "seg-gone.replaces.json"
+    leftover.write_text('["seg-never-there.npy"]')
+    np.save(folder / "seg-gone.npy", np.array([], dtype=np.uint64))
     import_file(engine, lake, tmp_path, "d", ["D1"])
-    assert first not in segments(lake) and len(segments(lake)) == 1
+    assert not leftover.exists()
     assert np.unique(indexed(lake)).size == 6
     result = import_payments(
         engine, lake, write_csv(tmp_path / "e.csv", PAYMENT_HEADER, [payment("A2")]), today=TODAY
+    )
+    assert result.by_reason == {"duplicate_reference": 1}
+
+
+def test_a_merge_rolled_back_leaves_the_segments_it_would_have_replaced(
+    engine: Engine, lake: FactsLake, tmp_path: Path
+) -> None:
+    load_register(engine, lake, tmp_path)
+    import_file(engine, lake, tmp_path, "a", ["A1", "A2"])
+    before = segments(lake)
+    transaction = lake.begin()
+    index = ReferenceIndex(lake)
+    index.add(np.array([1, 2, 3], dtype=np.uint64), transaction)  # merges a's segment
+    index.close()
+    transaction.abort()
+    assert segments(lake) == before
+    result = import_payments(
+        engine, lake, write_csv(tmp_path / "b.csv", PAYMENT_HEADER, [payment("A1")]), today=TODAY
     )
     assert result.by_reason == {"duplicate_reference": 1}
 

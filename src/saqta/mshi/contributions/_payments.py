@@ -29,6 +29,7 @@ collision never rejects a payment.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -92,10 +93,11 @@ class ReferenceIndex:
     so far (for files of similar size, a binary counter: segment sizes about double from the
     newest to the oldest, so there are about log2(imports) + 1 segments, and each hash is
     rewritten about log2(imports) times in all). The merged segment is written in the import's
-    transaction, in bounded memory, and the segments it replaces are deleted only after that
-    transaction is committed, under the lake's writer lock (:meth:`retire`). Until then (a crash
-    in between) both hold the same hashes, which costs a lookup, never a missed duplicate: every
-    segment present is read.
+    transaction, in bounded memory, with the list of the segments it replaces
+    (``seg-<transaction>.replaces.json``): both appear when the transaction is committed, or
+    neither. The replaced segments are deleted by the next import, holding the lake's writer
+    lock, before it reads the index (:meth:`tidy`); until then both hold the same hashes, which
+    costs a lookup, never a missed duplicate: every segment present is read.
     """
 
     def __init__(self, lake: FactsLake) -> None:
@@ -106,6 +108,23 @@ class ReferenceIndex:
         segments.sort(key=lambda item: -item[1].size)
         self.paths = [path for path, _ in segments]
         self.segments: list[np.ndarray] = [segment for _, segment in segments]
+
+    @staticmethod
+    def tidy(lake: FactsLake) -> None:
+        """Delete the segments that committed merges replaced; call it holding the writer lock.
+
+        A list is deleted after its segments, and only when the merged segment is there: a
+        crash part-way leaves the rest for the next call."""
+        folder = lake.root / REFERENCE_INDEX
+        if not folder.is_dir():
+            return
+        for listing in sorted(folder.glob("seg-*.replaces.json")):
+            merged = folder / listing.name.replace(".replaces.json", ".npy")
+            if not merged.is_file():
+                continue
+            for name in json.loads(listing.read_text(encoding="utf-8")):
+                (folder / Path(name).name).unlink(missing_ok=True)
+            listing.unlink()
 
     def close(self) -> None:
         """Unmap the segments (their pages stay in the page cache, not in this process)."""
@@ -119,30 +138,22 @@ class ReferenceIndex:
             hit |= sorted_member(needles, segment)
         return hit
 
-    def add(self, hashes: np.ndarray, transaction: LakeTransaction) -> list[Path]:
+    def add(self, hashes: np.ndarray, transaction: LakeTransaction) -> None:
         """Stage the segment of an import's sorted ``hashes``, merged with the newest segments
-        that are not much larger; return the segments it replaces (for :meth:`retire`)."""
+        that are not much larger, and the list of the segments it replaces."""
         runs = [hashes]
         size = hashes.size
-        replaced: list[Path] = []
+        replaced: list[str] = []
         while self.segments and self.segments[-1].size <= _MERGE_SLACK * size:
             segment = self.segments.pop()
-            replaced.append(self.paths.pop())
+            replaced.append(self.paths.pop().name)
             runs.append(segment)
             size += segment.size
         target = transaction.path_for(f"{REFERENCE_INDEX}/seg-{transaction.id}.npy")
         _write_merged(target, runs)
-        return replaced
-
-    @staticmethod
-    def retire(lake: FactsLake, replaced: Sequence[Path]) -> None:
-        """Delete segments that a committed merge replaced (holding the writer lock, so that no
-        import is reading them)."""
-        if not replaced:
-            return
-        with lake.lock():
-            for path in replaced:
-                path.unlink(missing_ok=True)
+        if replaced:
+            listing = f"{REFERENCE_INDEX}/seg-{transaction.id}.replaces.json"
+            transaction.path_for(listing).write_text(json.dumps(replaced), encoding="utf-8")
 
 
 def _write_merged(target: Path, runs: Sequence[np.ndarray]) -> None:
@@ -190,7 +201,6 @@ class PaymentsValidator(Validator):
         self.persons = np.zeros(0, dtype=np.int64)
         self.index: ReferenceIndex | None = None
         self.file_hashes: list[np.ndarray] = []  # sorted hashes of earlier batches of the file
-        self.replaced: list[Path] = []  # index segments merged into this import's segment
         self.work: Path = Path()
         self.batches = 0
         self.sha = ""
@@ -204,9 +214,9 @@ class PaymentsValidator(Validator):
         self.persons = load_person_index(importer.lake)
         if self.index is not None:
             self.index.close()
+        ReferenceIndex.tidy(importer.lake)  # the lake is locked and recovered
         self.index = ReferenceIndex(importer.lake)
         self.file_hashes = []
-        self.replaced = []
         self.work = transaction.staging / "_work"
         self.work.mkdir(parents=True, exist_ok=True)
         self.batches = 0
@@ -377,8 +387,6 @@ class PaymentsValidator(Validator):
         return sorted_hashes if accepted.all() else np.sort(hashes[accepted])
 
     def committed(self, lake: FactsLake, files: list[Path]) -> None:
-        ReferenceIndex.retire(lake, self.replaced)
-        self.replaced = []
         built_after_import(lake, files)
         # the batches are gone: give the memory Arrow's allocator keeps for reuse back to the
         # system, so that a long run of imports stays at the size of one
@@ -390,7 +398,7 @@ class PaymentsValidator(Validator):
             if self.file_hashes:
                 merged = np.sort(np.concatenate(self.file_hashes), kind="stable")  # sorted runs
                 self.file_hashes = []
-                self.replaced = self.index.add(merged, transaction)
+                self.index.add(merged, transaction)
         finally:
             self.index.close()
 
