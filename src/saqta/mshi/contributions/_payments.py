@@ -160,9 +160,10 @@ def _write_merged(target: Path, runs: Sequence[np.ndarray]) -> None:
     """Write the sorted union (repeats kept) of sorted ``runs`` as one ``.npy`` file, a slice of
     hash values at a time."""
     total = sum(run.size for run in runs)
-    largest = max(runs, key=lambda run: run.size)
-    # value bounds that cut the largest run into slices of _MERGE_CHUNK hashes
-    bounds = [largest[i] for i in range(_MERGE_CHUNK, largest.size, _MERGE_CHUNK)]
+    # value bounds: every step-th hash of each run, so that between two bounds each run has at
+    # most step hashes, and a slice at most _MERGE_CHUNK
+    step = max(1, _MERGE_CHUNK // len(runs))
+    bounds = np.unique(np.concatenate([np.asarray(run[step::step]) for run in runs]))
     starts = [0] * len(runs)
     with target.open("wb") as sink:
         header = {
