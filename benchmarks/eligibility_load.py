@@ -11,15 +11,19 @@ Three steps (each takes its paths as arguments; run the heavy ones under ``flock
     monthly payment probability (mean about 9 paid months a year, as the Fund reports), a
     3-month look-back window, self-payers' prepayment, the uninsured, and deaths.
 
-``run --lake DIR [--rate 1000 --seconds 30]``
-    Build the index (timed, in a child process), start ``saqta serve`` on a free loopback port
-    (timed until ``/health`` answers), then run ``load`` in a second process: an open-loop
-    stream of GET requests at a fixed rate over keep-alive connections, with random known,
-    unknown and invalid IINs, and one FHIR request in 50. Prints one JSON document: throughput,
-    latency percentiles (from each request's scheduled time, so queueing counts), errors by
-    kind, build and start times, and the server's peak resident memory.
+``run --lake DIR [--rate 1000 --seconds 30] [--role provider|operator] [--get]``
+    Build the index (timed, in a child process), make a system of record with one client of
+    the role asked (a provider by default: the hot path's caller) in a fresh ``SAQTA_HOME``
+    next to the index, start ``saqta serve`` there on a free loopback port (timed until
+    ``/health`` answers), take an access token from ``POST /oauth/token`` (client
+    credentials), then run ``load`` in a second process: an open-loop stream of authenticated
+    ``POST /v1/eligibility`` requests (``--get``: the deprecated GET) at a fixed rate over
+    keep-alive connections, with random known, unknown and invalid IINs, and one FHIR request
+    in 50. Prints one JSON document: throughput, latency percentiles (from each request's
+    scheduled time, so queueing counts), errors by kind, build and start times, the server's
+    peak resident memory, and the audit records the server wrote (one per question).
 
-``load --url URL --iins FILE --rate R --seconds S``
+``load --url URL --iins FILE --rate R --seconds S --token T [--role R] [--get]``
     The load generator alone (used by ``run``).
 """
 
@@ -167,17 +171,17 @@ def _status_for_chunk(persons: pa.Table, categories: pa.Table, seed: int) -> lis
         valid_days[pay_rows] = ends_on[np.clip(last_index[pay_rows] + 1, 0, WINDOW)]
         valid_days[by_prepayment & ~dead] = _month_days(12)[1]
         valid_days[~entitled] = -1
-        change = np.full(n, -1, dtype=np.int8)
-        change[pay_rows] = 0
-        change[basis == 3] = 1
-        change[by_category & ~dead] = 2
-        changes = pa.array(
-            [
-                f"no contribution for {YEAR}-{m:02d} ends entitlement after the window",
-                "a contribution, or a preferential category",
-                "the end of the preferential category",
-            ]
-        )
+        # what would change it, as the engine codes it (saqta.mshi.status.ChangeCode):
+        # contributions (7: valid until, next month), restore_one (8: the previous month),
+        # category_ends (5: valid until)
+        code = np.full(n, -1, dtype=np.int16)
+        code[pay_rows] = 7
+        code[basis == 3] = 8
+        code[by_category & ~dead] = 5
+        next_month = _month_days(min(12, m + 1))[0]
+        previous_month = _month_days(max(1, m - 1))[0]
+        change_month = np.where(code == 7, next_month, previous_month)
+        dated = ((code == 7) | (code == 5)) & (valid_days >= 0)
         table = pa.table(
             {
                 "iin": iin,
@@ -191,7 +195,12 @@ def _status_for_chunk(persons: pa.Table, categories: pa.Table, seed: int) -> lis
                 "paid_months": pa.array(np.where(pays, paid_months, 0).astype(np.int16)),
                 "last_paid_period": _days_to_date32(last_days, last_valid),
                 "valid_until": _days_to_date32(valid_days, valid_days >= 0),
-                "change": _text(change, changes),
+                "valid_from_day": _days_to_date32(np.full(n, first, dtype=np.int64), entitled),
+                "change_code": pa.array(code, mask=code < 0),
+                "change_date": _days_to_date32(valid_days, dated),
+                "change_month": _days_to_date32(change_month.astype(np.int64), code >= 7),
+                "change_count": pa.nulls(n, pa.int16()),
+                "offer_months": pa.nulls(n, pa.int16()),
                 "run_id": pa.array(np.ones(n, dtype=np.int64)),
             },
             schema=STATUS,
@@ -275,10 +284,20 @@ class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
 
-    async def request(self, method: str, target: str, host: str, body: bytes = b"") -> int:
+    async def request(
+        self,
+        method: str,
+        target: str,
+        host: str,
+        body: bytes = b"",
+        token: str = "",
+        media: str = "application/json",
+    ) -> int:
         head = f"{method} {target} HTTP/1.1\r\nhost: {host}\r\n"
+        if token:
+            head += f"authorization: Bearer {token}\r\n"
         if body:
-            head += f"content-type: application/fhir+json\r\ncontent-length: {len(body)}\r\n"
+            head += f"content-type: {media}\r\ncontent-length: {len(body)}\r\n"
         self.writer.write(head.encode() + b"\r\n" + body)
         header = await self.reader.readuntil(b"\r\n\r\n")
         lines = header.split(b"\r\n")
@@ -291,7 +310,22 @@ class _Connection:
         return status
 
 
-async def _load_raw(url: str, pairs: list[tuple[str, str]], rate: float, seconds: float) -> dict:
+def _expected(role: str) -> dict[str, set[int]]:
+    """The statuses each kind of IIN must get: a provider cannot tell unknown from not insured
+    (200), roles with register access get 404 for an unknown person."""
+    unknown = {200} if role == "provider" else {404}
+    return {"known": {200}, "unknown": unknown, "invalid": {400}}
+
+
+async def _load_raw(
+    url: str,
+    pairs: list[tuple[str, str]],
+    rate: float,
+    seconds: float,
+    token: str = "",
+    role: str = "provider",
+    use_get: bool = False,
+) -> dict:
     """Open loop over raw keep-alive connections: the lightest client, so the server is measured."""
     from urllib.parse import urlsplit
 
@@ -300,18 +334,26 @@ async def _load_raw(url: str, pairs: list[tuple[str, str]], rate: float, seconds
     idle: asyncio.Queue[_Connection] = asyncio.Queue()
     for _ in range(32):
         idle.put_nowait(_Connection(*await asyncio.open_connection(host, port)))
-    return await _drive(pairs, rate, seconds, idle, f"{host}:{port}")
+    return await _drive(
+        pairs, rate, seconds, idle, f"{host}:{port}", token, _expected(role), use_get
+    )
 
 
 async def _drive(
-    pairs: list[tuple[str, str]], rate: float, seconds: float, idle: asyncio.Queue, host: str
+    pairs: list[tuple[str, str]],
+    rate: float,
+    seconds: float,
+    idle: asyncio.Queue,
+    host: str,
+    token: str,
+    expected: dict[str, set[int]],
+    use_get: bool,
 ) -> dict:
     total = int(rate * seconds)
     rng = random.Random(7)
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     errors: dict[str, int] = {}
-    expected = {"known": {200}, "unknown": {404}, "invalid": {400}}
 
     async def one(i: int, scheduled: float) -> None:
         kind, iin = pairs[i % len(pairs)]
@@ -331,11 +373,17 @@ async def _drive(
                     }
                 ).encode()
                 status = await connection.request(
-                    "POST", "/fhir/CoverageEligibilityRequest/$check", host, body
+                    "POST", "/fhir/CoverageEligibilityRequest/$check", host, body, token,
+                    "application/fhir+json",
+                )  # fmt: skip
+            elif use_get:
+                status = await connection.request(
+                    "GET", f"/v1/eligibility/{iin}?date={day.isoformat()}", host, token=token
                 )
             else:
+                question = f'{{"iin":"{iin}","date":"{day.isoformat()}"}}'.encode()
                 status = await connection.request(
-                    "GET", f"/v1/eligibility/{iin}?date={day.isoformat()}", host
+                    "POST", "/v1/eligibility", host, question, token
                 )
             latencies.append(time.perf_counter() - scheduled)
             key = f"{kind}:{status}"
@@ -379,7 +427,15 @@ def _summary(total, latencies, elapsed, statuses, errors) -> dict:
     }
 
 
-async def _load(url: str, pairs: list[tuple[str, str]], rate: float, seconds: float) -> dict:
+async def _load(
+    url: str,
+    pairs: list[tuple[str, str]],
+    rate: float,
+    seconds: float,
+    token: str = "",
+    role: str = "provider",
+    use_get: bool = False,
+) -> dict:
     """Open loop with httpx's async client (64 keep-alive connections)."""
     import httpx
 
@@ -396,8 +452,11 @@ async def _load(url: str, pairs: list[tuple[str, str]], rate: float, seconds: fl
         "created": "2022-06-01",
         "insurer": {"display": "MSHI"},
     }
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=10.0) as client:
-        expected = {"known": {200}, "unknown": {404}, "invalid": {400}}
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(
+        base_url=url, limits=limits, timeout=10.0, headers=headers
+    ) as client:
+        expected = _expected(role)
 
         async def one(i: int, scheduled: float) -> None:
             kind, iin = pairs[i % len(pairs)]
@@ -413,9 +472,14 @@ async def _load(url: str, pairs: list[tuple[str, str]], rate: float, seconds: fl
                         content=json.dumps(body),
                         headers={"content-type": "application/fhir+json"},
                     )
-                else:
+                elif use_get:
                     response = await client.get(
                         f"/v1/eligibility/{iin}", params={"date": day.isoformat()}
+                    )
+                    await response.aread()
+                else:
+                    response = await client.post(
+                        "/v1/eligibility", json={"iin": iin, "date": day.isoformat()}
                     )
                     await response.aread()
                 latencies.append(time.perf_counter() - scheduled)
@@ -489,8 +553,13 @@ def run(
     build: bool,
     workers: int = 1,
     client: str = "raw",
+    role: str = "provider",
+    use_get: bool = False,
 ) -> dict:
     import httpx
+
+    from saqta.access import Role, add_client, query_audit
+    from saqta.store.db import make_engine, upgrade
 
     saqta = [sys.executable, "-m", "saqta"]
     result: dict = {
@@ -499,6 +568,8 @@ def run(
         "cpus": os.cpu_count(),
         "workers": workers,
         "client": client,
+        "role": role,
+        "route": "GET /v1/eligibility/{iin}" if use_get else "POST /v1/eligibility",
         "load_average_before": os.getloadavg(),
     }
     if build:
@@ -527,6 +598,24 @@ def run(
         for k, v in json.loads((meta_folder / "meta.json").read_text()).items()
         if k in ("persons", "months", "status_rows", "profiles", "build_seconds")
     }
+    # A fresh system of record with one client of the role asked; the server audits into it.
+    home = index.parent / "bench-home"
+    for stale in (home / "saqta.db", home / "saqta.db-wal", home / "saqta.db-shm"):
+        stale.unlink(missing_ok=True)
+    database = f"sqlite:///{home / 'saqta.db'}"
+    engine = make_engine(database)
+    upgrade(engine)
+    _, secret = add_client(
+        engine, "bench", "Load generator", Role(role),
+        scope_bin="123456789012" if Role(role).scoped else None,
+    )  # fmt: skip
+    env = {
+        **os.environ,
+        "SAQTA_HOME": str(home),
+        "SAQTA_DATABASE_URL": database,
+        # measure the server, not the limiter: far above the offered rate
+        "SAQTA_RATE_LIMIT_CLIENT": str(rate * 100),
+    }
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
@@ -545,6 +634,7 @@ def run(
         ],
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     try:
         while True:
@@ -557,6 +647,11 @@ def run(
                 raise SystemExit(f"server exited: {server.stderr.read() if server.stderr else ''}")
             time.sleep(0.05)
         result["server_start_s"] = round(time.perf_counter() - started, 2)
+        issued = httpx.post(
+            f"{url}/oauth/token", data={"grant_type": "client_credentials"}, auth=("bench", secret)
+        )
+        issued.raise_for_status()
+        token = issued.json()["access_token"]
         pairs_file = index.parent / "load-iins.json"
         pairs_file.write_text(json.dumps(_sample_iins(index, 50_000, seed=11)))
         cpu_before = _cpu_seconds(server.pid)
@@ -575,6 +670,11 @@ def run(
                 str(seconds),
                 "--client",
                 client,
+                "--token",
+                token,
+                "--role",
+                role,
+                *(["--get"] if use_get else []),
             ],
             check=True,
             capture_output=True,
@@ -591,6 +691,8 @@ def run(
         except subprocess.TimeoutExpired:
             server.kill()
     result["load_average"] = os.getloadavg()
+    result["audit_records_written"] = len(query_audit(engine, limit=10_000_000))
+    engine.dispose()
     return result
 
 
@@ -608,24 +710,37 @@ def main() -> None:
     r.add_argument("--no-build", action="store_true", help="Reuse the current index")
     r.add_argument("--workers", type=int, default=1)
     r.add_argument("--client", choices=("raw", "httpx"), default="raw")
+    r.add_argument("--role", choices=("provider", "operator"), default="provider")
+    r.add_argument("--get", action="store_true", help="The deprecated GET with the IIN in the URL")
     g = sub.add_parser("load")
     g.add_argument("--url", required=True)
     g.add_argument("--iins", type=Path, required=True)
     g.add_argument("--rate", type=float, default=1000.0)
     g.add_argument("--seconds", type=float, default=30.0)
     g.add_argument("--client", choices=("raw", "httpx"), default="raw")
+    g.add_argument("--token", default="", help="The bearer token to send")
+    g.add_argument("--role", choices=("provider", "operator"), default="provider")
+    g.add_argument("--get", action="store_true")
     args = parser.parse_args()
     if args.command == "prepare":
         prepare(args.synth, args.out)
     elif args.command == "run":
         index = args.index or args.lake / "derived" / "eligibility"
-        print(
-            json.dumps(run(args.lake, index, args.rate, args.seconds, not args.no_build), indent=2)
-        )
+        result = run(
+            args.lake, index, args.rate, args.seconds, not args.no_build, args.workers,
+            args.client, args.role, args.get,
+        )  # fmt: skip
+        print(json.dumps(result, indent=2))
     else:
         pairs = [tuple(pair) for pair in json.loads(args.iins.read_text())]
         load = _load_raw if args.client == "raw" else _load
-        print(json.dumps(asyncio.run(load(args.url, pairs, args.rate, args.seconds))))
+        print(
+            json.dumps(
+                asyncio.run(
+                    load(args.url, pairs, args.rate, args.seconds, args.token, args.role, args.get)
+                )
+            )
+        )
 
 
 if __name__ == "__main__":

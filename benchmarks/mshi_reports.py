@@ -136,7 +136,12 @@ def build_lake(synth: Path, lake: Path, *, threads: int = 2, status_run_id: int 
                    coalesce(paid.months, 0)::SMALLINT AS paid_months,
                    paid.last_period AS last_paid_period,
                    NULL::DATE AS valid_until,
-                   'interim status derived by the report benchmark' AS change,
+                   NULL::DATE AS valid_from_day,
+                   NULL::SMALLINT AS change_code,
+                   NULL::DATE AS change_date,
+                   NULL::DATE AS change_month,
+                   NULL::SMALLINT AS change_count,
+                   NULL::SMALLINT AS offer_months,
                    {int(status_run_id)}::BIGINT AS run_id
             FROM persons p LEFT JOIN state s USING (iin) LEFT JOIN paid USING (iin)
         ) TO {_q(folder / "part-interim.parquet")} (FORMAT parquet, COMPRESSION zstd)""",

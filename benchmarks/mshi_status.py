@@ -339,14 +339,16 @@ def run(lake_dir: Path, month: str, year: int, skip_postgres: bool, rebuild_paid
             ours = status_folder(lake, parse_month(month)).as_posix() + "/*.parquet"
             columns = (
                 "iin, entitled, basis, category, payment_type, paid_months, "
-                "last_paid_period, valid_until, change"
+                "last_paid_period, valid_until, valid_from_day, change_code, change_date, "
+                "change_month, change_count, offer_months"
             )
             with duckdb.connect() as duck:
                 duck.execute(f"CREATE TABLE a AS SELECT {columns} FROM read_parquet('{ours}')")
                 duck.execute(
                     f"CREATE TABLE b AS SELECT {columns} FROM read_csv('{csv}', header = true, "
                     "types = {'iin': 'VARCHAR', 'category': 'VARCHAR', 'payment_type': 'VARCHAR', "
-                    "'change': 'VARCHAR', 'paid_months': 'SMALLINT'})"
+                    "'paid_months': 'SMALLINT', 'change_code': 'SMALLINT', "
+                    "'change_count': 'SMALLINT', 'offer_months': 'SMALLINT'})"
                 )
                 only_duck = duck.execute(
                     "SELECT count(*) FROM (FROM a EXCEPT ALL FROM b)"

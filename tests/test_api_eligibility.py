@@ -16,10 +16,15 @@ from fastapi.testclient import TestClient
 from fhir.resources.R4B.coverageeligibilityresponse import CoverageEligibilityResponse
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
+from saqta.access import AccessControl, AccessSettings, Identity, Role
 from saqta.api.app import create_app, create_asgi
 from saqta.api.fhir import IIN_SYSTEM
 from saqta.mshi.eligibility import build_index, default_index_root
+from saqta.store.db import make_engine, upgrade
 from test_mshi_eligibility import SampleLake
+
+OPERATOR = Identity("user", "olga", Role.OPERATOR)
+PROVIDER = Identity("client", "clinic-1", Role.PROVIDER, "123456789012")
 
 
 @pytest.fixture
@@ -29,17 +34,49 @@ def sample(tmp_path: Path) -> SampleLake:
     return lake
 
 
+def make_access(engine, home: Path, **settings) -> AccessControl:
+    """Access control on ``engine`` with a fixed test key in ``home`` (high rate limits unless
+    given)."""
+    settings = {
+        "rate_limit_user": 100_000.0,
+        "rate_limit_client": 100_000.0,
+        "token_key": "k" * 40,
+        **settings,
+    }
+    return AccessControl(engine, AccessSettings(home=home, **settings), audit_async=True)
+
+
+@pytest.fixture
+def access(tmp_path: Path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'access.db'}")
+    upgrade(engine)
+    control = make_access(engine, tmp_path)
+    try:
+        yield control
+    finally:
+        control.close()
+        engine.dispose()
+
+
+def bearer(access: AccessControl, identity: Identity) -> dict[str, str]:
+    return {"Authorization": f"Bearer {access.tokens.issue(identity).access_token}"}
+
+
 @pytest.fixture(params=["fastapi", "fast-path"])
-def client(request, sample: SampleLake):
-    """Every test runs against the FastAPI routes and against what ``saqta serve`` runs."""
+def client(request, sample: SampleLake, access: AccessControl):
+    """Every test runs against the FastAPI routes and against what ``saqta serve`` runs, as a
+    contact-centre operator (full answers)."""
     make = create_app if request.param == "fastapi" else create_asgi
-    with TestClient(make(default_index_root(sample.root))) as test_client:
+    with TestClient(make(default_index_root(sample.root), access)) as test_client:
+        test_client.headers.update(bearer(access, OPERATOR))
         yield test_client
 
 
-def test_fast_path_answers_exactly_like_the_route(sample):
-    routes = TestClient(create_app(default_index_root(sample.root)))
-    fast = TestClient(create_asgi(default_index_root(sample.root)))
+@pytest.mark.parametrize("who", [OPERATOR, PROVIDER, None])
+def test_fast_path_answers_exactly_like_the_route(sample, access, who):
+    routes = TestClient(create_app(default_index_root(sample.root), access))
+    fast = TestClient(create_asgi(default_index_root(sample.root), access))
+    headers = bearer(access, who) if who is not None else {}
     bad = sample.pensioner[:11] + str((int(sample.pensioner[11]) + 1) % 10)
     queries = [
         f"/v1/eligibility/{iin}?date={day}"
@@ -47,9 +84,21 @@ def test_fast_path_answers_exactly_like_the_route(sample):
         for day in ("2022-01-31", "2022-03-01", "2022-02-30", "2023-01-01", "")
     ] + [f"/v1/eligibility/{sample.pensioner}?date=2022-01-01&date=2022-02-01"]
     for query in queries:
-        expected, got = routes.get(query), fast.get(query)
+        expected, got = routes.get(query, headers=headers), fast.get(query, headers=headers)
         assert (got.status_code, got.content) == (expected.status_code, expected.content), query
         assert got.headers["content-type"] == expected.headers["content-type"]
+        assert got.headers.get("www-authenticate") == expected.headers.get("www-authenticate")
+        if who is not None:
+            assert got.headers["deprecation"] == expected.headers["deprecation"] == "true"
+    bodies: list[bytes] = [
+        b'{"iin": "%s", "date": "2022-01-31"}' % iin.encode()
+        for iin in (sample.pensioner, sample.deceased, sample.stranger, bad)
+    ] + [b"{not json", b"[]", b'{"iin": 900101300017}', b'{"iin": "x", "date": 5}']
+    for body in bodies:
+        expected = routes.post("/v1/eligibility", content=body, headers=headers)
+        got = fast.post("/v1/eligibility", content=body, headers=headers)
+        assert (got.status_code, got.content) == (expected.status_code, expected.content), body
+        assert "deprecation" not in got.headers
 
 
 def fhir_request(iin: str, day: str | None = "2022-02-14", **extra) -> dict:
@@ -95,7 +144,15 @@ def test_insured_by_payments_with_valid_until(client, sample):
 def test_not_insured_and_deceased(client, sample):
     lapsed = client.get(f"/v1/eligibility/{sample.employee}?date=2022-03-01").json()
     assert (lapsed["insured"], lapsed["outcome"], lapsed["basis"]) == (False, "not_insured", "none")
-    assert lapsed["change"] == "a contribution for any month of the look-back window"
+    assert lapsed["change"] == (
+        "a payment for 2022-02 would restore entitlement; a self-payer's prepayment of 12 "
+        "months ahead would give status at once, from the day of payment"
+    )
+    assert (lapsed["change_code"], lapsed["reason_code"], lapsed["lang"]) == (
+        "restore_one",
+        "none",
+        "en",
+    )
     dead = client.get(f"/v1/eligibility/{sample.deceased}?date=2022-02-11")
     assert dead.status_code == 200
     assert dead.json()["basis"] == "deceased"
@@ -178,7 +235,7 @@ def test_fhir_insured(client, sample):
     assert insurance.inforce is True
     assert insurance.benefitPeriod.end == dt.date(2022, 3, 31)
     assert insurance.item[0].excluded is False
-    assert "employer_deduction" in resource.disposition
+    assert "employer deductions" in resource.disposition
 
 
 def test_fhir_not_insured_uses_the_period_start(client, sample):
@@ -243,8 +300,18 @@ def _free_port() -> int:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_saqta_serve_answers_over_loopback(sample, tmp_path, workers):
+    from saqta.access import add_client, query_audit
+
     port = _free_port()
-    env = {**os.environ, "SAQTA_HOME": str(tmp_path / "home")}
+    database = f"sqlite:///{tmp_path / 'home' / 'saqta.db'}"
+    engine = make_engine(database)
+    upgrade(engine)
+    _, secret = add_client(engine, "his-1", "A hospital system", Role.OPERATOR)
+    env = {
+        **os.environ,
+        "SAQTA_HOME": str(tmp_path / "home"),
+        "SAQTA_DATABASE_URL": database,
+    }
     server = subprocess.Popen(
         [
             sys.executable,
@@ -267,17 +334,26 @@ def test_saqta_serve_answers_over_loopback(sample, tmp_path, workers):
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while True:
             try:
                 health = httpx.get(f"{url}/health", timeout=2)
                 break
             except httpx.TransportError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"saqta serve did not start: {server.communicate()[1]}")
+                    server.kill()  # workers hold stderr open: never wait on them
+                    pytest.fail(f"saqta serve did not start: {server.communicate(timeout=30)[1]}")
                 time.sleep(0.1)
         assert health.json()["index"]["persons"] == 9
         with httpx.Client(base_url=url) as http:
+            assert http.get(f"/v1/eligibility/{sample.prepaid}").status_code == 401
+            token = http.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=("his-1", secret),
+            )
+            assert token.status_code == 200, token.text
+            http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
             insured = http.get(f"/v1/eligibility/{sample.prepaid}", params={"date": "2022-03-31"})
             assert insured.status_code == 200
             assert insured.json()["basis"] == "prepayment"
@@ -291,5 +367,50 @@ def test_saqta_serve_answers_over_loopback(sample, tmp_path, workers):
             )
     finally:
         server.terminate()
-        server.wait(timeout=20)
-    assert "eligibility index" in (server.stderr.read() if server.stderr else "")
+        _, errors = server.communicate(timeout=60)
+    assert "eligibility index" in errors
+    # A clean shutdown wrote every queued audit record (the FHIR check audits the pensioner).
+    audited = query_audit(engine)
+    assert len(audited) == 4
+    assert {r.subject_iin for r in audited} == {
+        sample.prepaid,
+        sample.stranger,
+        sample.pensioner,
+        None,  # "123" is no IIN: not kept
+    }
+    engine.dispose()
+
+
+def test_the_answer_speaks_the_language_asked(client, sample):
+    """Accept-Language picks Kazakh, Russian or English (weights as in HTTP); codes stay."""
+    url = f"/v1/eligibility/{sample.employee}?date=2022-03-01"
+    english = client.get(url)
+    assert english.headers["content-language"] == "en"
+    kazakh = client.get(url, headers={"Accept-Language": "kk-KZ, ru;q=0.8"})
+    assert kazakh.headers["content-language"] == "kk"
+    assert kazakh.json()["lang"] == "kk"
+    assert kazakh.json()["change"].startswith("2022-02 үшін төлем құқықты қалпына келтірер еді")
+    russian = client.get(url, headers={"Accept-Language": "kk;q=0.5, ru"})
+    assert russian.json()["change"].startswith("платёж за 2022-02 восстановил бы право")
+    assert russian.json()["change_code"] == english.json()["change_code"] == "restore_one"
+    other = client.get(url, headers={"Accept-Language": "de, fr;q=0.9"})
+    assert other.json()["lang"] == "en"
+    insured = client.get(
+        f"/v1/eligibility/{sample.pensioner}?date=2022-02-14", headers={"Accept-Language": "ru"}
+    ).json()
+    assert insured["reason"] == (
+        "за лицо платит государство как за льготную категорию («пенсионер»)"
+    )
+    body = fhir_request(sample.pensioner, "2022-02-14")
+    response = client.post(
+        "/fhir/CoverageEligibilityRequest/$check", json=body, headers={"Accept-Language": "kk"}
+    )
+    resource = CoverageEligibilityResponse.model_validate_json(response.content)
+    assert resource.disposition.startswith("МӘМС жүйесінде сақтандырылған: ")
+    posted = client.post(
+        "/v1/eligibility",
+        json={"iin": sample.employee, "date": "2022-03-01"},
+        headers={"Accept-Language": "ru"},
+    )
+    assert posted.headers["content-language"] == "ru"
+    assert posted.json()["change"].startswith("платёж за 2022-02 восстановил бы право")

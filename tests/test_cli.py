@@ -124,6 +124,14 @@ def test_demo_runs_end_to_end_and_twice_without_doubling(tmp_path):
     assert "requested (operator) → checked (expert)" in first.stdout
     assert "unknown_person" in first.stdout and "check digit" in first.stdout
     assert "36 filings replayed: 36 accepted by the regulator" in first.stdout
+    # Access: the operator's full answer, the provider's minimal one, a refusal without a token.
+    assert "operator (password grant), a registered person → 200" in first.stdout
+    assert '"category"' in first.stdout.split("operator (password grant)")[1].split("\n")[1]
+    minimal = first.stdout.split("provider's system (client credentials), the same person → 200")
+    assert set(json.loads(minimal[1].split("\n")[1])) == {"iin", "date", "insured", "valid_until"}
+    assert "provider's system, an IIN not in the register → 200" in first.stdout
+    assert "operator, the same unregistered IIN → 404" in first.stdout
+    assert "no token → 401" in first.stdout
     second = saqta("demo", "--out", str(tmp_path / "demo"))
     assert second.returncode == 0, second.stderr
     assert f"{payments:,} payment rows in the lake" in second.stdout

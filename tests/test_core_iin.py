@@ -163,6 +163,10 @@ def _bin_code(value: str) -> BINCode:
     raise AssertionError(problem)
 
 
+TEXT_CHARACTERS = st.characters(codec="utf-8")
+"""Any character a decoded file can hold (lone surrogates cannot come out of a decoder)."""
+
+
 def _near_valid(draw: st.DrawFn) -> str:
     """A valid IIN, possibly with one digit changed, one character dropped or replaced."""
     birth = draw(st.dates(min_value=dt.date(1800, 1, 1), max_value=dt.date(2099, 12, 31)))
@@ -175,14 +179,14 @@ def _near_valid(draw: st.DrawFn) -> str:
     if mutation == "drop":
         return value[:pos] + value[pos + 1 :]
     if mutation == "char":
-        return value[:pos] + draw(st.characters()) + value[pos + 1 :]
+        return value[:pos] + draw(TEXT_CHARACTERS) + value[pos + 1 :]
     return value
 
 
 identifiers = st.one_of(
     st.composite(_near_valid)(),
     st.text(alphabet="0123456789", min_size=12, max_size=12),
-    st.text(max_size=14),
+    st.text(TEXT_CHARACTERS, max_size=14),
 )
 
 

@@ -1,8 +1,12 @@
-"""The eligibility index answers exactly what the status rows and the register say.
+"""The eligibility index answers exactly what the status rows and the register say, also for
+lakes the status engine never writes.
 
-The lake is written in the contract's schemas (``PERSONS`` through the facts lake, ``STATUS``
-files under ``derived/status/month=YYYY-MM-01/``), as the ingestion and the status engine do.
-``SampleLake`` is shared with the API and CLI tests.
+The answers over a country that went through the real imports and the status engine are in
+``test_mshi_eligibility_pipeline``. Here the lake is written by hand in the contract's schemas
+(``PERSONS`` through the facts lake, ``STATUS`` files under ``derived/status/month=YYYY-MM-01/``)
+to give the index what the engine does not: status rows of persons not on the register, two rows
+of one person in one month, malformed IINs, arbitrary rows (the property at the end).
+``SampleLake`` is shared with the API and CLI tests, which test the interfaces, not the rules.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from saqta.mshi.eligibility import (
     open_index,
 )
 from saqta.mshi.schema import PERSONS, STATUS
+from saqta.mshi.status import ChangeCode, row_change
 from saqta.store.db import session_scope
 from saqta.store.lake import FactsLake
 from saqta.store.models import RunStatus
@@ -68,10 +73,17 @@ def row(iin: str, month: dt.date, entitled: bool, basis: str, run_id: int = 1, *
         "paid_months": None,
         "last_paid_period": None,
         "valid_until": None,
-        "change": None,
+        "valid_from_day": None,
+        "change_code": None,
+        "change_date": None,
+        "change_month": None,
+        "change_count": None,
+        "offer_months": None,
         "run_id": run_id,
     }
     values.update(extra)
+    if isinstance(values["valid_from_day"], int):
+        values["valid_from_day"] = month.replace(day=values["valid_from_day"])
     return values
 
 
@@ -151,7 +163,10 @@ class SampleLake:
                     False,
                     "none",
                     run_id,
-                    change="contributions paid for 3 of the last 12 months",
+                    change_code=ChangeCode.RESTORE_MANY,
+                    change_count=3,
+                    change_date=dt.date(2021, 1, 1),
+                    change_month=dt.date(2021, 12, 1),
                 )
             )
             rows.append(
@@ -171,7 +186,9 @@ class SampleLake:
                     if month.month > 1
                     else dt.date(2021, 12, 1),
                     valid_until=dt.date(2022, 3, 31),
-                    change="no contribution for 2022-02 by 2022-03-25 ends entitlement",
+                    change_code=ChangeCode.CONTRIBUTIONS,
+                    change_date=dt.date(2022, 3, 31),
+                    change_month=dt.date(2022, 2, 1),
                 )
             )
         rows.append(
@@ -183,7 +200,9 @@ class SampleLake:
                 run_id,
                 paid_months=2,
                 last_paid_period=dt.date(2022, 1, 1),
-                change="a contribution for any month of the look-back window",
+                change_code=ChangeCode.RESTORE_ONE,
+                change_month=dt.date(2022, 2, 1),
+                offer_months=12,
             )
         )
         rows.append(
@@ -220,7 +239,8 @@ class SampleLake:
                 run_id,
                 category="student",
                 valid_until=dt.date(2022, 2, 15),
-                change="a new preferential category or contributions",
+                change_code=ChangeCode.CATEGORY_ENDS,
+                change_date=dt.date(2022, 2, 15),
             )
         )
         rows.append(row(self.corrected, MAR, False, "none", run_id))
@@ -252,69 +272,6 @@ def sample(tmp_path: Path) -> SampleLake:
 def index(sample: SampleLake):
     build_index(sample.root)
     return open_index(default_index_root(sample.root))
-
-
-def test_state_category_entitles_with_its_category(index, sample):
-    answer = index.check(sample.pensioner, "2022-02-14")
-    assert answer.outcome is Outcome.INSURED
-    assert (answer.basis, answer.category, answer.valid_until) == (
-        "state_category",
-        "pensioner",
-        None,
-    )
-    assert answer.reason == "the state pays for the person as a preferential category (pensioner)"
-    assert answer.run_id == 1
-
-
-def test_payments_entitle_with_the_payer_type_and_valid_until(index, sample):
-    answer = index.check(sample.employee, dt.date(2022, 2, 28))
-    assert answer.insured
-    assert answer.basis == "contributions"
-    assert answer.payment_type == "employer_deduction"
-    assert answer.paid_months == 10
-    assert answer.last_paid_period == dt.date(2022, 1, 1)
-    assert answer.valid_until == dt.date(2022, 3, 31)
-    assert answer.change == "no contribution for 2022-02 by 2022-03-25 ends entitlement"
-    assert answer.reason == (
-        "contributions by employer_deduction: 10 paid month(s) in the look-back window, "
-        "last paid period 2022-01"
-    )
-
-
-def test_the_month_decides_a_lapse(index, sample):
-    answer = index.check(sample.employee, "2022-03-01")
-    assert answer.outcome is Outcome.NOT_INSURED
-    assert answer.basis == "none"
-    assert answer.change == "a contribution for any month of the look-back window"
-
-
-def test_prepayment_and_not_entitled(index, sample):
-    prepaid = index.check(sample.prepaid, "2022-01-31")
-    assert prepaid.insured and prepaid.basis == "prepayment"
-    assert prepaid.valid_until == dt.date(2022, 12, 31)
-    assert prepaid.payment_type == "self_payer"
-    uninsured = index.check(sample.uninsured, "2022-01-01")
-    assert uninsured.outcome is Outcome.NOT_INSURED
-    assert uninsured.change == "contributions paid for 3 of the last 12 months"
-
-
-def test_death_ends_insurance_the_day_after(index, sample):
-    assert index.check(sample.deceased, "2022-02-10").insured
-    after = index.check(sample.deceased, "2022-02-11")
-    assert after.outcome is Outcome.NOT_INSURED
-    assert after.basis == "deceased"
-    assert after.death_date == dt.date(2022, 2, 10)
-    assert index.check(sample.deceased, "2022-03-05").basis == "deceased"
-
-
-def test_entitlement_ending_within_the_month(index, sample):
-    assert index.check(sample.student, "2022-02-15").insured
-    after = index.check(sample.student, "2022-02-16")
-    assert after.outcome is Outcome.NOT_INSURED
-    assert after.reason.startswith("entitlement ended on 2022-02-15")
-    # No row for January or March: known, but no status computed.
-    january = index.check(sample.student, "2022-01-10")
-    assert (january.outcome, january.basis) == (Outcome.NOT_INSURED, "no_status")
 
 
 def test_known_person_without_status_is_not_insured(index, sample):
@@ -456,7 +413,14 @@ def countries(draw):
                     valid_until=draw(
                         st.one_of(st.none(), st.dates(dt.date(2022, 1, 1), dt.date(2023, 1, 1)))
                     ),
-                    change=draw(st.sampled_from([None, "pay", "enrol"])),
+                    valid_from_day=draw(st.sampled_from([None, 1, 10, 28])),
+                    change_code=draw(st.sampled_from([None, *ChangeCode])),
+                    change_date=draw(
+                        st.one_of(st.none(), st.dates(dt.date(1900, 1, 1), dt.date(9999, 12, 31)))
+                    ),
+                    change_month=draw(st.sampled_from([None, dt.date(2022, 4, 1)])),
+                    change_count=draw(st.one_of(st.none(), st.integers(1, 120))),
+                    offer_months=draw(st.one_of(st.none(), st.integers(1, 120))),
                 )
             )
     return persons, rows
@@ -493,7 +457,92 @@ def test_every_answer_matches_the_rows(tmp_path_factory, country, day):
         assert answer.payment_type == expected["payment_type"]
         assert answer.paid_months == expected["paid_months"]
         assert answer.valid_until == expected["valid_until"]
-        assert answer.change == expected["change"]
+        assert answer.change == row_change(expected)
+        assert answer.change_code == (
+            ChangeCode(expected["change_code"]).label if expected["change_code"] else None
+        )
         assert answer.run_id == expected["run_id"]
         valid = expected["valid_until"] is None or day <= expected["valid_until"]
-        assert answer.insured == (expected["entitled"] and valid)
+        started = expected["valid_from_day"] is None or day >= expected["valid_from_day"]
+        assert answer.insured == (expected["entitled"] and valid and started)
+
+
+# --------------------------------------------------------------------------------------------
+# The day asked, through the real status engine
+
+
+def test_status_starts_on_the_day_its_basis_starts(tmp_path, engine):
+    """A child born on 20 May is not insured on 1 May; a category from 31 March gives no status
+    on 1 March; a prepayment made on 10 September gives none on 1 September; each is insured
+    from its day, and the reason says from which day."""
+    from saqta.core.periods import Month
+    from saqta.mshi.status import compute_status
+    from test_mshi_status import LakeBuilder, prepay_months
+
+    builder = LakeBuilder(tmp_path / "lake")
+    born = builder.person(iin_of(301, dt.date(2022, 5, 20)), dt.date(2022, 5, 20))
+    builder.category(born, "child", dt.date(2022, 5, 20), dt.date(2040, 5, 19))
+    late = builder.person(iin_of(302), dt.date(1980, 5, 17))
+    builder.category(late, "unemployed", dt.date(2022, 3, 31), dt.date(2022, 6, 15))
+    prepaid = builder.person(iin_of(303), dt.date(1980, 5, 17))
+    prepay_months(builder, prepaid, dt.date(2022, 9, 10), "2022-10", "2023-09")
+    compute_status(
+        builder.lake, [Month(2022, m) for m in range(3, 11)], engine=engine
+    )
+    build_index(builder.lake.root)
+    index = open_index(default_index_root(builder.lake.root))
+
+    before = index.check(born, "2022-05-01")
+    assert before.outcome is Outcome.NOT_INSURED and before.reason_code == "not_yet"
+    assert before.reason == (
+        "entitlement begins on 2022-05-20 (the state pays for the person as a preferential "
+        "category (child))"
+    )
+    on_the_day = index.check(born, "2022-05-20")
+    assert on_the_day.insured and on_the_day.valid_from == dt.date(2022, 5, 20)
+    assert on_the_day.reason == (
+        "the state pays for the person as a preferential category (child); "
+        "entitled from 2022-05-20"
+    )
+    assert index.check(born, "2022-06-01").insured
+
+    assert not index.check(late, "2022-03-01").insured
+    assert not index.check(late, "2022-03-30").insured
+    assert index.check(late, "2022-03-31").insured
+    assert index.check(late, "2022-06-15").insured
+    ended = index.check(late, "2022-06-16")
+    assert not ended.insured and ended.reason_code == "ended"
+
+    assert not index.check(prepaid, "2022-09-01").insured
+    assert not index.check(prepaid, "2022-09-09").insured
+    paid = index.check(prepaid, "2022-09-10")
+    assert paid.insured and paid.basis == "prepayment"
+    assert index.check(prepaid, "2022-10-01").insured
+
+    russian = index.check(born, "2022-05-01", "ru")
+    assert russian.reason == (
+        "право на помощь в системе ОСМС возникает с 2022-05-20 (за лицо платит государство как "
+        "за льготную категорию («ребёнок»))"
+    )
+    assert russian.verdict == "не застрахован в системе ОСМС"
+    kazakh = index.check(born, "2022-05-25", "kk")
+    assert kazakh.verdict == "МӘМС жүйесінде сақтандырылған"
+    assert kazakh.as_json()["lang"] == "kk"
+
+
+def test_answers_in_kazakh_russian_and_english(index, sample):
+    english = index.check(sample.employee, "2022-03-01")
+    russian = index.check(sample.employee, "2022-03-01", "ru")
+    kazakh = index.check(sample.employee, "2022-03-01", "kk")
+    assert (english.change_code, russian.change_code, kazakh.change_code) == ("restore_one",) * 3
+    assert russian.change == (
+        "платёж за 2022-02 восстановил бы право на помощь; предоплата самостоятельным "
+        "плательщиком взносов за 12 месяцев вперёд дала бы статус сразу, со дня оплаты"
+    )
+    assert kazakh.change == (
+        "2022-02 үшін төлем құқықты қалпына келтірер еді; дербес төлеуші жарналарды 12 ай бұрын "
+        "төлесе, мәртебе төлем жасалған күннен бастап бірден берілер еді"
+    )
+    assert index.check(sample.stranger, "2022-01-15", "kk").reason == "ЖСН тіркелімде жоқ"
+    with pytest.raises(ValueError, match="no catalogue"):
+        index.check(sample.employee, "2022-03-01", "de")

@@ -430,8 +430,10 @@ def test_a_file_without_a_required_column_is_refused_whole(
         5, "amount", pa.array([1.5])
     )
     pq.write_table(floats, tmp_path / "floats.parquet")
-    with pytest.raises(InputError, match="money must be a decimal or text"):
-        import_payments(engine, lake, tmp_path / "floats.parquet", today=TODAY)
+    # floating point is read value by value: 1.5 is exact (test_mshi_formats has the rest)
+    result = import_payments(engine, lake, tmp_path / "floats.parquet", today=TODAY)
+    fields = {p["field"] for p in quarantine_rows(engine, import_id=result.import_id)}
+    assert result.quarantined == 1 and "amount" not in fields
 
 
 def _big_payments_file(path: Path, rows: int) -> None:

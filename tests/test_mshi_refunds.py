@@ -125,33 +125,65 @@ def test_illegal_steps_and_over_refunds_are_refused(engine: Engine, paid_lake: F
 def test_the_refund_commands(
     db_url: str, engine: Engine, paid_lake: FactsLake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from access_helpers import sign_in
+    from saqta.access import Role
     from saqta.cli.app import app
     from saqta.core.settings import get_settings
 
+    key = "t" * 40
     monkeypatch.setenv("SAQTA_DATABASE_URL", db_url)
     monkeypatch.setenv("SAQTA_LAKE_DIR", str(paid_lake.root))
+    monkeypatch.setenv("SAQTA_TOKEN_KEY", key)
     get_settings.cache_clear()
+    tokens = {
+        name: sign_in(paid_lake.root.parent, db_url, name, role, token_key=key)
+        for name, role in [
+            ("aida", Role.OPERATOR),
+            ("bolat", Role.EXPERT),
+            ("chingis", Role.HEAD_EXPERT),
+            ("dana", Role.FUND_ANALYST),
+        ]
+    }
     runner = CliRunner()
     try:
         steps = [
-            ["request", "--reference", "F2", "--amount", "40", "--reason", "overpaid", "--by", "a"],
-            ["check", "1", "--by", "b"],
-            ["approve", "1", "--by", "c"],
-            ["pay", "1", "--by", "d", "--paid-on", "2022-07-01"],
+            ("aida", ["request", "--reference", "F2", "--amount", "40", "--reason", "overpaid"]),
+            ("bolat", ["check", "1"]),
+            ("chingis", ["approve", "1"]),
+            ("dana", ["pay", "1", "--paid-on", "2022-07-01"]),
         ]
         outputs = []
-        for step in steps:
+        for who, step in steps:
+            monkeypatch.setenv("SAQTA_TOKEN", tokens[who])
             result = runner.invoke(app, ["payments", "refund", *step])
             assert result.exit_code == 0, result.output
             outputs.append(result.output.strip())
         assert outputs[0].startswith("refund 1: requested, 40.00 KZT for payment F2")
         assert outputs[-1].startswith("refund 1: paid, 40.00 KZT")
-        illegal = runner.invoke(app, ["payments", "refund", "approve", "1", "--by", "e"])
+        illegal = runner.invoke(app, ["payments", "refund", "approve", "1"])
         assert illegal.exit_code == 1
         shown = runner.invoke(app, ["payments", "refund", "show", "1"])
-        assert "approved -> paid by d" in shown.output
+        assert "approved -> paid by user:dana" in shown.output
         quarantine = runner.invoke(app, ["payments", "quarantine"])
         assert quarantine.exit_code == 0
+        # Four eyes through identities: who checked cannot also approve, an operator cannot
+        # approve at all, and nobody acts without signing in.
+        monkeypatch.setenv("SAQTA_TOKEN", tokens["bolat"])
+        again = runner.invoke(
+            app,
+            ["payments", "refund", "request", "--reference", "F2", "--amount", "1",
+             "--reason", "x"],
+        )  # fmt: skip
+        assert again.exit_code == 0, again.output
+        monkeypatch.setenv("SAQTA_TOKEN", tokens["chingis"])
+        assert runner.invoke(app, ["payments", "refund", "check", "2"]).exit_code == 0
+        own = runner.invoke(app, ["payments", "refund", "approve", "2"])
+        assert own.exit_code == 1 and "user:chingis requested or checked" in own.output
+        monkeypatch.setenv("SAQTA_TOKEN", tokens["aida"])
+        assert runner.invoke(app, ["payments", "refund", "approve", "2"]).exit_code == 1
+        monkeypatch.delenv("SAQTA_TOKEN")
+        anonymous = runner.invoke(app, ["payments", "refund", "check", "2"])
+        assert anonymous.exit_code == 1 and "sign in first" in anonymous.output
     finally:
         get_settings.cache_clear()
     assert paid_lake.query("SELECT sum(amount) AS s FROM payment_outflows").to_pylist() == [

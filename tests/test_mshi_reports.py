@@ -1,4 +1,12 @@
-"""The annual MSHI reports on a hand-built lake whose every figure is worked out by hand.
+"""The annual MSHI reports on a hand-built country whose every figure is worked out by hand.
+
+The country goes through the real pipeline: persons, category and payments files imported by
+``import_persons`` and ``import_payments``, refunds through their lifecycle, then the status
+engine (``compute_status``) for November and December 2022 under the shipped rules, and an
+incremental run of December for C, D and I (so December's folder holds the rows of two runs).
+Two kinds of row that the imports refuse are then written to the lake directly, as a lake
+loaded before those checks may hold them: X's payment (a person not on the register) and a
+refund of a payment that does not exist.
 
 The country (year 2022, status month December):
 
@@ -24,6 +32,13 @@ Q      SHY     a state contribution in January without a category on file
 R      ALA     pensioner (open category) who died in 2021
 X      -       not on the register: one employer deduction in January
 =====  ======  ===========================================================================
+
+December's status under the shipped rules (12-month look-back, one paid month needed, status
+three months after the last paid month, a payment for a month counting from the next month,
+state contributions not counted): A, B, N by a state category; C (paid through September) and
+E by contributions; H by the prepayment of 5 October 2022 (the rule is in force from 5 September
+2022); D, F, G, I, K, L, M, Q not entitled (Q's state contribution does not count and Q has no
+category); J and R deceased.
 """
 
 from __future__ import annotations
@@ -39,7 +54,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from saqta.core.errors import InputError
+from saqta.core.iin import Sex, make_iin
+from saqta.core.periods import Month
 from saqta.core.version import code_version
+from saqta.mshi.contributions import (
+    approve_refund,
+    check_refund,
+    import_payments,
+    pay_refund,
+    request_refund,
+)
+from saqta.mshi.registry import import_persons
 from saqta.mshi.reports._render import (
     collections_document,
     coverage_chart,
@@ -56,18 +81,31 @@ from saqta.mshi.reports._tables import (
     frequency_report,
     status_months,
 )
-from saqta.mshi.schema import (
-    PAYMENT_OUTFLOWS,
-    PAYMENTS,
-    PERSONS,
-    STATE_CATEGORY_PERIODS,
-    STATUS,
-)
+from saqta.mshi.schema import PAYMENT_OUTFLOWS, PAYMENTS, STATUS
+from saqta.mshi.status import compute_status
+from saqta.store.db import make_engine, upgrade
 from saqta.store.lake import FactsLake
 
 D = dt.date
-IIN = {name: f"{i:012d}" for i, name in enumerate("ABCDEFGHIJKLMNQRXZ", start=1)}
+BORN = {"N": D(2022, 12, 20), "R": D(1940, 1, 1)}
 STATE = Decimal("3158.86")
+STATE_PAYER = "190340021248"  # a BIN
+TODAY = D(2023, 12, 31)
+
+
+def _iins() -> dict[str, str]:
+    found = {}
+    serial = 1
+    for name in "ABCDEFGHIJKLMNQRX":
+        while name not in found:
+            value = make_iin(BORN.get(name, D(1980, 1, 1)), Sex.FEMALE, serial)
+            serial += 1
+            if value is not None:
+                found[name] = value
+    return found
+
+
+IIN = _iins()
 
 
 def _next_month_20(period: dt.date) -> dt.date:
@@ -78,24 +116,33 @@ def months(first: int, last: int, year: int = 2022) -> list[dt.date]:
     return [D(year, m, 1) for m in range(first, last + 1)]
 
 
+def _csv(path: Path, rows: list[dict]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
 class Builder:
+    """The country's files, as the Fund's registers and the payment systems give them."""
+
     def __init__(self) -> None:
         self.persons: list[dict] = []
         self.categories: list[dict] = []
         self.payments: list[dict] = []
-        self.outflows: list[dict] = []
+        self.refunds: list[tuple[str, str, dt.date]] = []
 
-    def person(self, name: str, region: str, born: dt.date | None = None, died=None) -> None:
+    def person(self, name: str, region: str, died=None) -> None:
         self.persons.append(
             {
                 "iin": IIN[name],
                 "sex": "F",
-                "birth_date": born or D(1980, 1, 1),
+                "birth_date": BORN.get(name, D(1980, 1, 1)).isoformat(),
                 "region": region,
-                "urban": True,
-                "attached_provider_id": 1,
-                "death_date": died,
-                "loaded_seq": 1,
+                "urban": "true",
+                "attached_provider_id": "1",
+                "death_date": died.isoformat() if died else "",
             }
         )
 
@@ -104,43 +151,31 @@ class Builder:
             {
                 "iin": IIN[name],
                 "category": category,
-                "valid_from": start,
-                "valid_to": end,
-                "loaded_seq": 1,
+                "valid_from": start.isoformat(),
+                "valid_to": end.isoformat() if end else "",
             }
         )
 
-    def pay(self, name, kind, period, amount, paid_on=None, reference=None) -> str:
-        reference = reference or f"{name}-{kind}-{period:%Y%m}-{len(self.payments)}"
+    def pay(self, name, kind, period, amount, paid_on=None) -> str:
+        reference = f"{name}-{kind}-{period:%Y%m}-{len(self.payments)}"
         self.payments.append(
             {
                 "reference": reference,
-                "payer_id": "990340000009" if kind == "state_contribution" else IIN[name],
+                "payer_id": STATE_PAYER if kind == "state_contribution" else IIN[name],
                 "person_iin": IIN[name],
                 "payment_type": kind,
-                "period": period,
-                "amount": Decimal(amount),
-                "payment_date": paid_on or _next_month_20(period),
-                "source_file": "f" * 64,
-                "source_row": len(self.payments) + 1,
+                "period": f"{period:%Y-%m}",
+                "amount": str(amount),
+                "payment_date": (paid_on or _next_month_20(period)).isoformat(),
             }
         )
         return reference
 
-    def refund(self, name, reference, period, amount, paid_on) -> None:
-        self.outflows.append(
-            {
-                "refund_id": len(self.outflows) + 1,
-                "reference": reference,
-                "person_iin": IIN[name],
-                "period": period,
-                "amount": Decimal(amount),
-                "paid_on": paid_on,
-            }
-        )
+    def refund(self, reference: str, amount: str, paid_on: dt.date) -> None:
+        self.refunds.append((reference, amount, paid_on))
 
 
-def build(root: Path) -> FactsLake:
+def country() -> Builder:
     b = Builder()
     for name, region in [
         ("A", "ALA"),
@@ -159,8 +194,8 @@ def build(root: Path) -> FactsLake:
     ]:
         b.person(name, region)
     b.person("J", "ALA", died=D(2022, 6, 10))
-    b.person("N", "ALA", born=D(2022, 12, 20))
-    b.person("R", "ALA", born=D(1940, 1, 1), died=D(2021, 11, 2))
+    b.person("N", "ALA")
+    b.person("R", "ALA", died=D(2021, 11, 2))
 
     b.category("A", "child", D(2010, 5, 1), D(2028, 4, 30))
     b.category("B", "pensioner", D(2020, 3, 1))
@@ -179,7 +214,7 @@ def build(root: Path) -> FactsLake:
     for period in months(1, 9):
         reference = b.pay("C", "employer_deduction", period, "6000.00")
         if period.month == 3:
-            b.refund("C", reference, period, "100.00", D(2022, 5, 5))
+            b.refund(reference, "100.00", D(2022, 5, 5))
         b.pay("C", "employee_contribution", period, "4000.00")
     b.pay("D", "employer_deduction", D(2022, 3, 1), "3000.00")
     b.pay("D", "employer_deduction", D(2022, 3, 1), "1500.00")
@@ -192,23 +227,93 @@ def build(root: Path) -> FactsLake:
     for period in months(1, 5):
         b.pay("J", "employer_deduction", period, "2400.00")
     reference = b.pay("K", "employer_deduction", D(2022, 2, 1), "1800.00")
-    b.refund("K", reference, D(2022, 2, 1), "1800.00", D(2022, 4, 1))
+    b.refund(reference, "1800.00", D(2022, 4, 1))
     b.pay("M", "employee_contribution", D(2022, 1, 1), "2000.00")
     b.pay("X", "employer_deduction", D(2022, 1, 1), "3000.00")
-    b.refund("I", "NO-SUCH-PAYMENT", D(2022, 7, 1), "50.00", D(2022, 8, 1))
+    return b
 
-    lake = FactsLake(root)
-    lake.append("persons", pa.Table.from_pylist(b.persons, PERSONS))
-    lake.append("state_categories", pa.Table.from_pylist(b.categories, STATE_CATEGORY_PERIODS))
-    payments = pa.Table.from_pylist(b.payments, PAYMENTS)
-    periods = payments.column("period").to_pylist()
-    payments = payments.append_column(
-        "year", pa.array([p.year for p in periods], pa.int16())
-    ).append_column("month", pa.array([p.month for p in periods], pa.int16()))
+
+def _write_refused_rows(lake: FactsLake, x_payment: dict) -> None:
+    """X's payment and a refund of a payment that does not exist, which the imports refuse."""
+    period = D(2022, 1, 1)
+    row = {
+        **x_payment,
+        "period": period,
+        "amount": Decimal(x_payment["amount"]),
+        "payment_date": dt.date.fromisoformat(x_payment["payment_date"]),
+        "source_file": "f" * 64,
+        "source_row": 1,
+    }
+    payments = pa.Table.from_pylist([row], PAYMENTS)
+    payments = payments.append_column("year", pa.array([2022], pa.int16())).append_column(
+        "month", pa.array([1], pa.int16())
+    )
     lake.append("payments", payments, partition_by=("year", "month"))
-    lake.append("payment_outflows", pa.Table.from_pylist(b.outflows, PAYMENT_OUTFLOWS))
-    write_status(root)
-    return lake
+    outflow = {
+        "refund_id": 999,
+        "reference": "NO-SUCH-PAYMENT",
+        "person_iin": IIN["I"],
+        "period": D(2022, 7, 1),
+        "amount": Decimal("50.00"),
+        "paid_on": D(2022, 8, 1),
+    }
+    lake.append("payment_outflows", pa.Table.from_pylist([outflow], PAYMENT_OUTFLOWS))
+
+
+class Country:
+    """The lake built by the real pipeline, and the ids of its two status runs."""
+
+    def __init__(self, root: Path, records) -> None:
+        self.root = root
+        self.records = records
+        lake = FactsLake(root)
+        b = country()
+        files = root.parent / f"{root.name}-files"
+        files.mkdir()
+        imported = import_persons(
+            records,
+            lake,
+            [_csv(files / "persons.csv", b.persons), _csv(files / "categories.csv", b.categories)],
+            today=TODAY,
+        )
+        assert [r.quarantined for r in imported] == [0, 0]
+        result = import_payments(
+            records, lake, _csv(files / "payments.csv", b.payments), today=TODAY
+        )
+        assert result.accepted == len(b.payments) - 1
+        assert result.by_reason == {"unknown_person": 1}  # X
+        for reference, amount, paid_on in b.refunds:
+            refund = request_refund(records, lake, reference, amount, "paid wrongly", "ana")
+            check_refund(records, refund.id, "bek")
+            approve_refund(records, refund.id, "dana")
+            pay_refund(records, lake, refund.id, "erlan", paid_on=paid_on)
+        _write_refused_rows(lake, next(p for p in b.payments if p["person_iin"] == IIN["X"]))
+        self.full = compute_status(lake, [Month(2022, 11), Month(2022, 12)], engine=records).run_id
+        self.incremental = compute_status(
+            lake, [Month(2022, 12)], engine=records, iins=[IIN[n] for n in "CDI"]
+        ).run_id
+
+
+def build(root: Path, records) -> Country:
+    return Country(root, records)
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory: pytest.TempPathFactory):
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('records') / 'saqta.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, records) -> Country:
+    return build(tmp_path_factory.mktemp("country") / "lake", records)
+
+
+@pytest.fixture(scope="module")
+def lake_root(built: Country) -> Path:
+    return built.root
 
 
 def status_row(name, month, entitled, basis, run_id, category=None) -> dict:
@@ -222,54 +327,27 @@ def status_row(name, month, entitled, basis, run_id, category=None) -> dict:
         "paid_months": 0,
         "last_paid_period": None,
         "valid_until": None,
-        "change": None,
+        "valid_from_day": None,
+        "change_code": None,
+        "change_date": None,
+        "change_month": None,
+        "change_count": None,
+        "offer_months": None,
         "run_id": run_id,
     }
-
-
-def write_status(root: Path) -> None:
-    december = D(2022, 12, 1)
-    entitled = {
-        "A": "state_category",
-        "B": "state_category",
-        "N": "state_category",
-        "Q": "state_category",
-        "E": "contributions",
-        "H": "prepayment",
-    }
-    rows = []
-    for name in "ABCDEFGHIKLMNQ":
-        basis = entitled.get(name, "none")
-        rows.append(status_row(name, december, basis != "none", basis, run_id=7))
-    rows.append(status_row("J", december, False, "deceased", run_id=7))
-    rows.append(status_row("Z", december, True, "contributions", run_id=7))  # not on the register
-    # an older run in the same month says everyone is entitled: the newest run wins
-    rows += [status_row(name, december, True, "contributions", run_id=3) for name in "CDI"]
-    # November of the same year says nobody is entitled: December is the month measured
-    rows += [status_row(name, D(2022, 11, 1), False, "none", run_id=7) for name in "ABE"]
-    FactsLake(root / "derived").append(
-        "status", pa.Table.from_pylist(rows, STATUS), partition_by=("month",)
-    )
-
-
-@pytest.fixture(scope="module")
-def lake_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("lake")
-    build(root)
-    return root
 
 
 # ------------------------------------------------------------------------------------------------
 # Coverage
 
 
-def test_coverage_figures(lake_root: Path) -> None:
-    report = coverage_report(lake_root, 2022)
+def test_coverage_figures(built: Country) -> None:
+    report = coverage_report(built.root, 2022)
     assert report.status_month == D(2022, 12, 1)
     persons = {row.key: row.persons for row in report.rows}
     assert persons == {
         "population": 14,  # 16 on the register, J died in June, R in 2021
-        "entitled": 6,  # A B N Q (state) E (contributions) H (prepayment)
+        "entitled": 6,  # A B N (state) C E (contributions) H (prepayment)
         "paid_for": 13,
         "state_paid_exempt": 4,  # A B N Q; L's category ended in 2021
         "employees": 5,  # C D J M X; K's deduction was refunded; B is state-paid
@@ -287,10 +365,11 @@ def test_coverage_figures(lake_root: Path) -> None:
     assert report.row("paid_for").share == Decimal("92.86")  # 13 / 14
     assert report.row("uninsured").share == Decimal("57.14")
     assert report.row("population").share == Decimal("100.00")
-    assert report.entitled_by_basis == {"contributions": 1, "prepayment": 1, "state_category": 4}
+    assert report.entitled_by_basis == {"contributions": 2, "prepayment": 1, "state_category": 3}
     assert report.off_register == 1
-    assert report.provenance.status_runs[0].run_id == 7
-    assert report.provenance.status_runs[0].rows == 16
+    # December's folder: the incremental run's rows of C, D, I, the full run's of the others
+    runs = [(run.run_id, run.rows) for run in report.provenance.status_runs]
+    assert runs == [(built.incremental, 3), (built.full, 13)]
     assert any("not on the register" in note for note in report.provenance.notes)
 
 
@@ -303,15 +382,15 @@ def test_coverage_by_region(lake_root: Path) -> None:
         if r.population or r.paid_for
     }
     assert regions == {
-        "ALA": (4, 3, 1, 5),  # A B C N alive; J paid for, dead
+        "ALA": (4, 4, 0, 5),  # A B C N alive and entitled; J paid for, dead
         "AST": (3, 1, 2, 2),
         "KAR": (4, 1, 3, 3),
-        "SHY": (3, 1, 2, 2),
+        "SHY": (3, 0, 3, 2),  # Q's state contribution without a category does not count
     }
     ala = next(r for r in report.regions if r.code == "ALA")
     assert ala.categories["state_paid_exempt"] == 3
     assert ala.categories["employees"] == 2
-    assert ala.entitled_share == Decimal("75.00")
+    assert ala.entitled_share == Decimal("100.00")
     # in the order of the reference list of regions
     assert [r.code for r in report.regions if r.population] == ["KAR", "AST", "ALA", "SHY"]
 
@@ -342,12 +421,12 @@ def test_status_months(lake_root: Path) -> None:
     assert status_months(lake_root) == [D(2022, 11, 1), D(2022, 12, 1)]
 
 
-def test_status_files_with_a_month_column(tmp_path: Path) -> None:
+def test_status_files_with_a_month_column(tmp_path: Path, lake_root: Path) -> None:
     """Status written by plain pyarrow (month kept inside the files) reads the same."""
-    root = tmp_path / "lake"
-    build(root)
     import shutil
 
+    root = tmp_path / "lake"
+    shutil.copytree(lake_root, root)
     shutil.rmtree(root / "derived")
     folder = root / "derived" / "status" / "month=2022-12-01"
     folder.mkdir(parents=True)
@@ -531,14 +610,15 @@ def test_xlsx_reads_back(lake_root: Path, tmp_path: Path) -> None:
     assert "facts lake" in provenance["Data source"]
 
 
-def test_xlsx_coverage_has_status_run(lake_root: Path, tmp_path: Path) -> None:
+def test_xlsx_coverage_has_status_run(built: Country, tmp_path: Path) -> None:
     from openpyxl import load_workbook
 
-    path = write_xlsx(coverage_document(coverage_report(lake_root, 2022)), tmp_path / "c.xlsx")
+    path = write_xlsx(coverage_document(coverage_report(built.root, 2022)), tmp_path / "c.xlsx")
     book = load_workbook(path)
     provenance = {row[0].value: row[1].value for row in book["provenance"].iter_rows(min_row=3)}
     assert provenance["Status month"] == "2022-12-01"
-    assert provenance["Status run 7"].startswith("16 rows")
+    assert provenance[f"Status run {built.incremental}"].startswith("3 rows")
+    assert provenance[f"Status run {built.full}"].startswith("13 rows")
     table = book["table2"]
     assert table["C5"].value == 14 and table["C5"].number_format == "#,##0"
 

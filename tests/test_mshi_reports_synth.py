@@ -1,8 +1,8 @@
-"""The reports on a small synthetic country, cross-checked against direct queries of its files."""
+"""The reports on a small synthetic country, imported and given its status by the real pipeline,
+cross-checked against direct queries of its files and of the status rows."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from decimal import Decimal
@@ -11,29 +11,31 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from saqta.core.periods import Month
+from saqta.mshi.contributions import import_synth
 from saqta.mshi.reports import collections_report, coverage_report, frequency_report
+from saqta.mshi.status import compute_status
+from saqta.store.db import make_engine, upgrade
+from saqta.store.lake import FactsLake
 from saqta.synth.generate import SynthOptions, generate
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _benchmark_module():
-    spec = importlib.util.spec_from_file_location(
-        "mshi_reports_benchmark", ROOT / "benchmarks" / "mshi_reports.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def country(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A small synthetic country through the real pipeline: imports, then the status engine for
+    December 2022."""
     base = tmp_path_factory.mktemp("synth")
     synth = base / "synth"
     generate(SynthOptions(scale=0.001, seed=3, out=synth, workers=1))
     lake = base / "lake"
-    _benchmark_module().build_lake(synth, lake, threads=1)
+    records = make_engine(f"sqlite:///{base / 'saqta.db'}")
+    upgrade(records)
+    try:
+        imported = import_synth(records, FactsLake(lake), synth)
+        assert all(r.quarantined == 0 for rs in imported.values() for r in rs)
+        compute_status(lake, [Month(2022, 12)], engine=records)
+    finally:
+        records.dispose()
     return synth, lake
 
 
@@ -63,6 +65,13 @@ def test_coverage_adds_up_and_matches_the_country(country: tuple[Path, Path]) ->
     payments = f"read_parquet('{synth}/payments/*.parquet')"
     paid = _one(f"SELECT count(DISTINCT person_iin) FROM {payments} WHERE year(period) = 2022")
     assert p["paid_for"] == paid  # every state-paid person has a state contribution here
+    status = f"read_parquet('{lake}/derived/status/month=2022-12-01/*.parquet')"
+    entitled = _one(
+        f"SELECT count(*) FROM {status} s JOIN {persons} p USING (iin) WHERE s.entitled "
+        "AND (p.death_date IS NULL OR p.death_date >= '2022-12-01')"
+    )
+    assert p["entitled"] == entitled
+    assert sum(report.entitled_by_basis.values()) == p["entitled"]
     assert report.row("state_paid_exempt").share == (
         Decimal(state) * 100 / Decimal(p["population"])
     ).quantize(Decimal("0.01"))

@@ -21,10 +21,12 @@ from saqta.core.periods import Month
 from saqta.core.rules import load_rules, packaged_rules_dir
 from saqta.core.version import code_version
 from saqta.mshi.schema import PAYMENT_OUTFLOWS, PAYMENTS, PERSONS, STATE_CATEGORY_PERIODS
+from saqta.mshi.status import ChangeCode
 from saqta.mshi.status._engine import (
     compute_status,
     explain,
     read_status,
+    row_change,
     status_folder,
     status_of,
 )
@@ -145,6 +147,11 @@ def status_by_month(lake, person: str, first: str, last: str, rules) -> dict[str
     return {str(row["month"])[:7]: row for row in table.to_pylist()}
 
 
+def change(row: dict, locale: str = "en") -> str | None:
+    """What would change a row's answer, in words."""
+    return row_change(row, locale)
+
+
 def brief(row: dict) -> tuple:
     return (
         row["entitled"],
@@ -177,10 +184,10 @@ def test_employee_whose_employer_paid_january_to_march_then_stopped(builder, rul
     }
     assert [got[m]["paid_months"] for m in sorted(got)] == [0, 1, 2, 3, 3, 3, 3, 3]
     assert got["2022-06"]["last_paid_period"] == D(2022, 3, 1)
-    assert got["2022-06"]["change"] == (
+    assert change(got["2022-06"]) == (
         "entitled until 2022-06-30 unless a payment for 2022-04 or later is counted"
     )
-    assert got["2022-07"]["change"] == "a payment for 2022-06 would restore entitlement"
+    assert change(got["2022-07"]) == "a payment for 2022-06 would restore entitlement"
 
 
 def test_state_paid_child_turning_18(builder, rules):
@@ -190,7 +197,7 @@ def test_state_paid_child_turning_18(builder, rules):
     got = status_by_month(builder.lake, person, "2022-06", "2022-08", rules)
     assert brief(got["2022-06"]) == (True, "state_category", "child", D(2022, 7, 13))
     assert brief(got["2022-07"]) == (True, "state_category", "child", D(2022, 7, 13))
-    assert got["2022-07"]["change"] == "child status ends on the 18th birthday 2022-07-14"
+    assert change(got["2022-07"]) == "child status ends on the 18th birthday 2022-07-14"
     assert brief(got["2022-08"]) == (False, "none", None, None)
 
 
@@ -205,7 +212,7 @@ def test_temporary_preferential_status_expires(builder, rules):
         "2022-05": (True, "state_category", "unemployed", D(2022, 5, 31)),
         "2022-06": (False, "none", None, None),
     }
-    assert got["2022-04"]["change"] == "unemployed status ends after 2022-05-31"
+    assert change(got["2022-04"]) == "unemployed status ends after 2022-05-31"
 
 
 def test_category_of_the_latest_load_wins(builder, rules):
@@ -239,7 +246,7 @@ def test_self_payer_prepaying_12_months_after_the_rule_is_entitled_at_once(build
     assert brief(got["2022-08"]) == (False, "none", None, None)
     assert brief(got["2022-09"]) == (True, "prepayment", "self_payer", D(2023, 11, 30))
     assert brief(got["2022-10"]) == (True, "prepayment", "self_payer", D(2023, 11, 30))
-    assert got["2022-09"]["change"] == (
+    assert change(got["2022-09"]) == (
         "prepaid through 2023-08; entitled until 2023-11-30 unless a payment for a later month "
         "is counted"
     )
@@ -258,11 +265,108 @@ def test_the_same_prepayment_before_5_september_2022_gives_no_immediate_status(b
     prepay(builder, person, D(2022, 9, 1))
     got = status_by_month(builder.lake, person, "2022-09", "2022-10", rules)
     assert brief(got["2022-09"]) == (False, "none", None, None)
-    assert got["2022-09"]["change"] == (
-        "a payment for 2022-08 would restore entitlement ; a self-payer's prepayment of 12 "
-        "months from 2022-09 would give status at once"
+    assert change(got["2022-09"]) == (
+        "a payment for 2022-08 would restore entitlement; a self-payer's prepayment of 12 "
+        "months ahead would give status at once, from the day of payment"
     )
+    assert " ; " not in change(got["2022-09"])
     assert brief(got["2022-10"]) == (True, "contributions", "self_payer", D(2023, 1, 31))
+
+
+def prepay_months(builder: LakeBuilder, person: str, on: dt.date, first: str, last: str) -> None:
+    builder.payments(
+        [
+            {
+                "iin": person,
+                "type": "self_payer",
+                "period": m.first_day,
+                "paid": on,
+                "payer_id": person,
+                "amount": "3000.00",
+            }
+            for m in months(first, last)
+        ]
+    )
+
+
+def test_a_prepayment_starting_next_month_gives_status_from_the_day_of_payment(builder, rules):
+    """Paid on 10 September 2022 for October 2022 to September 2023: contributions paid 12
+    months ahead, so status from 10 September (not from November, as ordinary payments for
+    October would give)."""
+    person = builder.person(iin(D(1980, 3, 5)), D(1980, 3, 5))
+    prepay_months(builder, person, D(2022, 9, 10), "2022-10", "2023-09")
+    got = status_by_month(builder.lake, person, "2022-08", "2022-11", rules)
+    assert brief(got["2022-08"]) == (False, "none", None, None)
+    assert brief(got["2022-09"]) == (True, "prepayment", "self_payer", D(2023, 12, 31))
+    assert got["2022-09"]["valid_from_day"] == D(2022, 9, 10)
+    assert brief(got["2022-10"]) == (True, "prepayment", "self_payer", D(2023, 12, 31))
+    assert got["2022-10"]["valid_from_day"] == D(2022, 10, 1)
+    assert change(got["2022-09"]) == (
+        "prepaid through 2023-09; entitled until 2023-12-31 unless a payment for a later month "
+        "is counted"
+    )
+
+
+def test_a_prepayment_two_months_ahead_is_not_a_prepayment(builder, rules):
+    """12 months from the month after next are an advance of ordinary contributions."""
+    person = builder.person(iin(D(1980, 3, 6)), D(1980, 3, 6))
+    prepay_months(builder, person, D(2022, 9, 10), "2022-11", "2023-10")
+    got = status_by_month(builder.lake, person, "2022-09", "2022-12", rules)
+    assert [brief(got[m])[:2] for m in sorted(got)] == [
+        (False, "none"),
+        (False, "none"),
+        (False, "none"),
+        (True, "contributions"),
+    ]
+
+
+def test_status_starts_on_the_day_its_basis_starts(builder, rules):
+    """Month rows say from which day of the month the person is entitled: not before birth,
+    a category's start or a prepayment's day of payment; contributions hold from the 1st."""
+    born = builder.person(iin(D(2022, 5, 20)), D(2022, 5, 20))
+    builder.category(born, "child", D(2022, 5, 20), D(2040, 5, 19))
+    late = builder.person(iin(D(1970, 1, 7)), D(1970, 1, 7))
+    builder.category(late, "unemployed", D(2022, 3, 31), D(2022, 6, 15))
+    payer = builder.person(iin(D(1980, 3, 7)), D(1980, 3, 7))
+    builder.payments(monthly(payer, "2022-01", "2022-03"))
+    prepaid = builder.person(iin(D(1980, 3, 8)), D(1980, 3, 8))
+    prepay_months(builder, prepaid, D(2022, 9, 10), "2022-09", "2023-08")
+    table = status_of(
+        builder.lake, months("2022-03", "2022-09"), rules=rules, iins=[born, late, payer, prepaid]
+    )
+    rows = {(r["iin"], str(r["month"])[:7]): r for r in table.to_pylist()}
+    assert rows[(born, "2022-05")]["valid_from_day"] == D(2022, 5, 20)
+    assert rows[(born, "2022-06")]["valid_from_day"] == D(2022, 6, 1)
+    assert rows[(late, "2022-03")]["valid_from_day"] == D(2022, 3, 31)
+    assert rows[(late, "2022-04")]["valid_from_day"] == D(2022, 4, 1)
+    assert rows[(late, "2022-06")]["valid_until"] == D(2022, 6, 15)
+    assert rows[(payer, "2022-03")]["valid_from_day"] == D(2022, 3, 1)
+    assert rows[(prepaid, "2022-09")]["valid_from_day"] == D(2022, 9, 10)
+    assert rows[(payer, "2022-07")]["valid_from_day"] is None  # not entitled
+
+
+def test_rows_hold_codes_and_parameters_not_words(builder, rules):
+    person = builder.person(iin(D(1990, 5, 2)), D(1990, 5, 2))
+    builder.payments(monthly(person, "2022-01", "2022-03"))
+    got = status_by_month(builder.lake, person, "2022-06", "2022-07", rules)
+    assert "change" not in got["2022-06"]
+    assert not any(isinstance(v, str) and " " in v for v in got["2022-06"].values())
+    assert (
+        got["2022-06"]["change_code"],
+        got["2022-06"]["change_date"],
+        got["2022-06"]["change_month"],
+    ) == (ChangeCode.CONTRIBUTIONS, D(2022, 6, 30), D(2022, 4, 1))
+    assert (got["2022-07"]["change_code"], got["2022-07"]["change_month"]) == (
+        ChangeCode.RESTORE_ONE,
+        D(2022, 6, 1),
+    )
+    assert change(got["2022-06"], "ru") == (
+        "право на помощь — до 2022-06-30, если не будет учтён платёж за 2022-04 или более "
+        "поздний месяц"
+    )
+    assert change(got["2022-07"], "kk") == (
+        "2022-06 үшін төлем құқықты қалпына келтірер еді"
+    )
 
 
 def test_late_payment_for_an_earlier_month_counts_from_its_period(builder, rules):
@@ -344,7 +448,7 @@ def test_window_and_months_needed_are_parameters(builder, tmp_path):
     # on the payments up to March, January leaves the window after June
     assert got["2022-03"]["valid_until"] == D(2022, 6, 30)
     assert got["2022-04"]["valid_until"] == D(2022, 7, 31)
-    assert got["2022-01"]["change"] == (
+    assert change(got["2022-01"]) == (
         "payments for 2 more months from 2021-08 to 2022-01 would restore entitlement"
     )
 
@@ -420,9 +524,9 @@ def test_deceased_person_is_entitled_until_death_then_not(builder, rules):
     got = status_by_month(builder.lake, person, "2022-04", "2022-07", rules)
     assert brief(got["2022-04"]) == (True, "state_category", "pensioner", D(2022, 5, 10))
     assert brief(got["2022-05"]) == (True, "state_category", "pensioner", D(2022, 5, 10))
-    assert got["2022-05"]["change"] == "entitled until death on 2022-05-10"
+    assert change(got["2022-05"]) == "entitled until death on 2022-05-10"
     assert brief(got["2022-06"]) == (False, "deceased", None, None)
-    assert got["2022-06"]["change"] == "died on 2022-05-10"
+    assert change(got["2022-06"]) == "died on 2022-05-10"
     assert brief(got["2022-07"]) == (False, "deceased", None, None)
 
 
@@ -437,7 +541,7 @@ def test_pensioner_without_end_date_and_persons_not_yet_born(builder, rules):
     assert (baby, "2022-05") not in rows
     assert brief(rows[(baby, "2022-06")]) == (True, "state_category", "child", D(2040, 6, 14))
     assert brief(rows[(pensioner, "2022-05")]) == (True, "state_category", "pensioner", None)
-    assert rows[(pensioner, "2022-05")]["change"] == "pensioner status has no end date"
+    assert change(rows[(pensioner, "2022-05")]) == "pensioner status has no end date"
     assert len(rows) == 3
 
 
@@ -572,10 +676,20 @@ def test_explain_gives_the_reasons_and_every_payment(builder, rules):
     result = explain(builder.lake, people["employee"], Month(2022, 4), rules=rules)
     assert result.status is not None and result.status["basis"] == "contributions"
     assert result.reasons[0] == (
-        "paid by employer_deduction: 3 paid month(s) in 2021-05 to 2022-03 (at least 1 needed), "
+        "paid by employer deductions: 3 paid months in 2021-05 – 2022-03 (at least 1 needed), "
         "latest paid month 2022-03 (status lasts 3 months after)"
     )
     assert result.reasons[1] == "valid until 2022-06-30"
+    russian = explain(builder.lake, people["employee"], Month(2022, 4), rules=rules, locale="ru")
+    assert russian.reasons[0] == (
+        "вид платежа — отчисления работодателя: 3 оплаченных месяца в периоде 2021-05 – "
+        "2022-03 (нужно не менее 1), последний оплаченный месяц 2022-03 (статус сохраняется "
+        "3 мес. после него)"
+    )
+    assert [line.treatment for line in russian.payments][-2:] == [
+        "возвращён (1800.00): не учитывается",
+        "дубликат предыдущей строки: повторно не учитывается",
+    ]
     treatments = [line.treatment for line in result.payments]
     assert treatments == [
         "counted for 2022-01",
@@ -668,15 +782,23 @@ def test_the_fund_sets_the_windows_in_the_overrides_folder(builder, tmp_path, mo
 def test_command_line_compute_and_explain(builder, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
+    from access_helpers import sign_in
+    from saqta.access import Role
     from saqta.cli.app import app
     from saqta.core.settings import get_settings
 
     people = hand_built_country(builder)
-    monkeypatch.setenv("SAQTA_HOME", str(tmp_path / "home"))
+    home = tmp_path / "home"
+    monkeypatch.setenv("SAQTA_HOME", str(home))
     monkeypatch.setenv("SAQTA_LAKE_DIR", str(builder.lake.root))
     monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.delenv("SAQTA_DATABASE_URL", raising=False)
     get_settings.cache_clear()
     try:
+        # explaining a person's status needs a signed-in identity allowed person.explain
+        home.mkdir(parents=True, exist_ok=True)
+        token = sign_in(home, get_settings().resolved_database_url, "olga", Role.OPERATOR)
+        monkeypatch.setenv("SAQTA_TOKEN", token)
         runner = CliRunner()
         done = runner.invoke(app, ["insured", "compute", "--month", "2022-07"])
         assert done.exit_code == 0, done.output
@@ -686,6 +808,16 @@ def test_command_line_compute_and_explain(builder, tmp_path, monkeypatch):
         assert "entitled" in shown.output
         assert "child status ends on the 18th birthday 2022-07-14" in shown.output
         assert "stored by run 1" in shown.output
+        kazakh = runner.invoke(
+            app, ["insured", "explain", people["child"], "--month", "2022-07", "--lang", "kk"]
+        )
+        assert kazakh.exit_code == 0, kazakh.output
+        assert "бала мәртебесі 18 жасқа толған күні, 2022-07-14, аяқталады" in kazakh.output
+        assert "«бала» жеңілдікті санаты" in kazakh.output
+        wrong = runner.invoke(
+            app, ["insured", "explain", people["child"], "--month", "2022-07", "--lang", "xx"]
+        )
+        assert wrong.exit_code == 2
         both = runner.invoke(app, ["insured", "compute", "--month", "2022-07", "--year", "2022"])
         assert both.exit_code == 1 and "give either --month" in both.output
         bad = runner.invoke(

@@ -113,13 +113,20 @@ payment = st.fixed_dictionaries(
     }
 )
 ahead = st.fixed_dictionaries(
-    {"who": st.integers(0, 2), "month": st.integers(14, 23), "day": st.sampled_from([1, 4, 5, 20])}
+    {
+        "who": st.integers(0, 2),
+        "month": st.integers(14, 23),
+        "day": st.sampled_from([1, 4, 5, 20]),
+        # months between the payment and the first prepaid month (0 and 1: a prepayment)
+        "lead": st.integers(0, 2),
+    }
 )
 category = st.fixed_dictionaries(
     {
         "who": st.integers(0, 2),
         "start": st.integers(0, 23),
         "length": st.one_of(st.none(), st.integers(0, 12)),
+        "day": st.sampled_from([1, 15, 28]),  # of the start, and of the end (28: month's end)
     }
 )
 
@@ -138,14 +145,15 @@ def payment_rows(iins: list[str], payments: list[dict[str, Any]]) -> list[dict[s
 def prepayment_rows(iins: list[str], prepayments: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for p in prepayments:
-        start = Month.from_index(FIRST.index + p["month"])
+        paid = Month.from_index(FIRST.index + p["month"])
+        start = paid.shift(p.get("lead", 0))
         for k in range(12):
             rows.append(
                 {
                     "iin": iins[p["who"]],
                     "type": "self_payer",
                     "period": start.shift(k).first_day,
-                    "paid": start.first_day.replace(day=p["day"]),
+                    "paid": paid.first_day.replace(day=p["day"]),
                 }
             )
     return rows
@@ -159,8 +167,13 @@ def build(root: Path, payments, prepayments, categories, died: int | None) -> tu
         builder.person(value, dt.date(1980 + index, 1, 15), death=death)
     for c in categories:
         start = Month.from_index(FIRST.index + c["start"])
-        end = None if c["length"] is None else start.shift(c["length"]).last_day
-        builder.category(iins[c["who"]], "unemployed", start.first_day, end)
+        day = c.get("day", 1)
+        end = None
+        if c["length"] is not None:
+            last = start.shift(c["length"])
+            end = last.last_day if day == 28 else last.first_day.replace(day=day)
+        begin = start.first_day.replace(day=day)
+        builder.category(iins[c["who"]], "unemployed", begin, max(end, begin) if end else None)
     rows = payment_rows(iins, payments) + prepayment_rows(iins, prepayments)
     builder.last_payments = builder.payments(rows) if rows else []
     return builder, iins

@@ -314,9 +314,13 @@ def test_diff_of_identical_versions_is_empty(engine: Engine) -> None:
 
 
 def test_cli_file_history_and_diff(tmp_path: Path) -> None:
+    from access_helpers import sign_in
+    from saqta.access import Role
     from saqta.prudential.render_json import write_json
 
-    env = {**os.environ, "SAQTA_HOME": str(tmp_path / "home"), "SAQTA_DATABASE_URL": ""}
+    home = tmp_path / "home"
+    token = sign_in(home, f"sqlite:///{home / 'saqta.db'}", "aigul", Role.BRANCH_OFFICER, BIN_A)
+    env = {**os.environ, "SAQTA_HOME": str(home), "SAQTA_DATABASE_URL": "", "SAQTA_TOKEN": token}
 
     def saqta(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -81,11 +81,11 @@ def _count(engine: Engine, model: type[Base]) -> int:
 
 
 def test_upgrade_reaches_head_and_is_idempotent(engine: Engine) -> None:
-    assert head_revision() == "0003"
-    assert current_revision(engine) == "0003"
+    assert head_revision() == "0005_formats"
+    assert current_revision(engine) == "0005_formats"
     upgrade(engine)
     upgrade(engine)
-    assert current_revision(engine) == "0003"
+    assert current_revision(engine) == "0005_formats"
     assert set(inspect(engine).get_table_names()) >= {
         "alembic_version",
         "providers",

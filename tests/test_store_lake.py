@@ -227,7 +227,8 @@ def test_a_failed_write_leaves_nothing_visible(
     assert calls["n"] == 2
     assert lake.files("contributions") == before
     assert lake.count("contributions") == 3
-    assert sorted(path.name for path in lake.root.iterdir()) == ["contributions"]  # no temp
+    left = sorted(path.name for path in lake.root.iterdir())
+    assert left == [".writer.lock", "contributions"]  # no temp (append holds the writer lock)
 
 
 def test_lake_under_a_file_is_a_store_error(tmp_path: Path) -> None:
@@ -386,3 +387,70 @@ def test_an_aborted_transaction_leaves_nothing(tmp_path: Path) -> None:
         again = lake.begin()
         again.write("contributions", BATCH_1, partition_by=["region"])
         again.write("contributions", BATCH_2, partition_by=["month"])
+
+
+def _hold_lock_in_another_process(lake: FactsLake) -> subprocess.Popen[str]:
+    """A live writer: another process holding the lake's lock until its stdin closes."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from saqta.store.lake import FactsLake
+        with FactsLake({str(lake.root)!r}).lock():
+            print("held", flush=True)
+            sys.stdin.read()
+        """
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None and child.stdout.readline().strip() == "held"
+    return child
+
+
+def test_the_lock_is_reentrant_and_try_lock_says_when_another_writer_holds_it(
+    tmp_path: Path,
+) -> None:
+    lake = FactsLake(tmp_path / "lake")
+    with lake.lock(), lake.lock(), lake.try_lock() as held:
+        assert held  # the same thread again: no deadlock
+        lake.append("contributions", BATCH_1)  # append takes the lock too
+    child = _hold_lock_in_another_process(lake)
+    try:
+        with lake.try_lock() as held:
+            assert not held
+    finally:
+        child.communicate("", timeout=60)
+    with lake.try_lock() as held:
+        assert held
+
+
+def test_settle_leaves_a_live_writers_uncommitted_work_alone_and_recovers_a_dead_ones(
+    tmp_path: Path,
+) -> None:
+    lake = FactsLake(tmp_path / "lake")
+    assert lake.settle(lambda txid: True) == {}  # nothing left behind: nothing to do
+    transaction = lake.begin()
+    transaction.write("contributions", BATCH_1, partition_by=["month"])
+    transaction.prepare()
+    child = _hold_lock_in_another_process(lake)
+    try:
+        # the live writer has not committed: its files are invisible, settle does not wait
+        assert lake.settle(lambda txid: False) == {}
+        assert lake.prepared_transactions() == [transaction.id]
+    finally:
+        child.communicate("", timeout=60)
+    # the writer is gone and the record store says it committed: rolled forward
+    interrupted: list[list[int]] = []
+    with lake.lock(), lake.run_marker(41):
+        pass
+    (lake.root / "_runs").mkdir(exist_ok=True)
+    (lake.root / "_runs" / "42.json").write_text('{"run_id": 42}')
+    done = lake.settle(lambda txid: txid == transaction.id, interrupted.append)
+    assert done["rolled_forward"] == [transaction.id]
+    assert done["runs"] == ["42"] and interrupted == [[42]]
+    assert lake.count("contributions") == 3
+    assert not lake.needs_recovery()
+    # a run of this very process is going, not interrupted
+    with lake.lock(), lake.run_marker(43):
+        assert lake.recover(lambda txid: False, interrupted.append)["runs"] == []
+    assert interrupted == [[42]]

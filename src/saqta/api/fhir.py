@@ -114,8 +114,12 @@ def input_outcome(error: EligibilityInputError) -> str:
     return operation_outcome("invalid", diagnostics, expression)
 
 
-def eligibility_response(request: Any, answer: Eligibility) -> str:
-    """The ``CoverageEligibilityResponse`` for a known person, as FHIR JSON text."""
+def eligibility_response(request: Any, answer: Eligibility, *, minimal: bool = False) -> str:
+    """The ``CoverageEligibilityResponse`` for a person, as FHIR JSON text.
+
+    ``minimal`` (a provider's answer): in force or not, and until when; no basis, category,
+    payments or reason. A person not in the register is then answered as not insured.
+    """
     from fhir.resources.R4B.coverageeligibilityresponse import CoverageEligibilityResponse
 
     if request.id:
@@ -130,24 +134,31 @@ def eligibility_response(request: Any, answer: Eligibility) -> str:
         }
     else:
         request_reference = {"display": "the submitted CoverageEligibilityRequest"}
-    benefit_period: dict[str, str] = {"start": answer.on.replace(day=1).isoformat()}
+    # the day status starts in the month (birth, a category's start, a prepayment) is not told
+    # to a provider: it would reveal the basis
+    start = (None if minimal else answer.valid_from) or answer.on.replace(day=1)
+    benefit_period: dict[str, str] = {"start": start.isoformat()}
     if answer.valid_until is not None:
         benefit_period["end"] = answer.valid_until.isoformat()
     item: dict[str, Any] = {
         "category": {"text": "MSHI benefit package (МӘМС)"},
         "excluded": not answer.insured,
-        "description": answer.reason[:1000],
     }
+    if not minimal:
+        item["description"] = answer.reason[:1000]
     insurance: dict[str, Any] = {
-        "coverage": {"display": f"MSHI status: {answer.basis or 'none'}"},
+        "coverage": {"display": "MSHI" if minimal else f"MSHI status: {answer.basis or 'none'}"},
         "inforce": answer.insured,
         "item": [item],
     }
     if answer.insured:
         insurance["benefitPeriod"] = benefit_period
-    disposition = ("insured: " if answer.insured else "not insured: ") + answer.reason
-    if answer.change:
-        disposition += f". What would change it: {answer.change}"
+    if minimal:
+        disposition = answer.verdict
+    else:
+        disposition = f"{answer.verdict}: {answer.reason}"
+        if answer.change:
+            disposition += f". {answer.change_sentence()}"
     response = CoverageEligibilityResponse.model_validate(
         {
             "resourceType": "CoverageEligibilityResponse",

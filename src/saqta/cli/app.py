@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from saqta.cli import eligibility
+from saqta.cli import eligibility, identity
 from saqta.cli.common import console, progress_bar, report_errors
 from saqta.cli.insured import insured_app
 from saqta.cli.payments import payments_app, persons_app
@@ -43,6 +43,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(prudential_app, name="prudential")
 app.add_typer(regulator_app, name="regulator")
 eligibility.register(app)
+identity.register(app)
 
 
 @iin_app.command("check")
@@ -178,13 +179,12 @@ def demo(
 @report_errors(exit_code=1)
 def db_upgrade() -> None:
     """Create or migrate the system of record to the latest schema."""
-    from saqta.core.settings import get_settings
-    from saqta.store.db import current_revision, make_engine, upgrade
+    from saqta.store.db import current_revision, describe, make_engine, upgrade
 
     engine = make_engine()
     upgrade(engine)
     console.print(
-        f"system of record at {get_settings().resolved_database_url} is at revision "
+        f"system of record at {describe(engine)} is at revision "
         f"{current_revision(engine)}",
         highlight=False,
     )

@@ -80,3 +80,13 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
             progress.update(task, completed=done, total=total)
 
         yield update
+
+
+def parse_locale(value: str) -> str:
+    """A ``--lang`` value (``kk``, ``ru``, ``en``, or a tag such as ``ru-RU``) as a locale."""
+    from saqta.core.i18n import LOCALES, normalize_locale
+
+    found = normalize_locale(value)
+    if found is None:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(LOCALES)}")
+    return found

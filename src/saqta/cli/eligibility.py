@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from saqta.cli.common import console, err_console, progress_bar, report_errors
+from saqta.cli.common import console, err_console, parse_locale, progress_bar, report_errors
+from saqta.core.i18n import DEFAULT_LOCALE, N_, translations
 
 EXIT_INSURED = 0
 EXIT_NOT_INSURED = 1
@@ -18,11 +20,19 @@ EXIT_UNKNOWN_PERSON = 3
 EXIT_INVALID_IIN = 4
 EXIT_BAD_DATE = 5
 EXIT_NO_INDEX = 6
+EXIT_NO_IDENTITY = 7
 
 eligibility_app = typer.Typer(
     help="The eligibility index that `saqta status` and `saqta serve` answer from.",
     no_args_is_help=True,
 )
+
+_VERDICT_ON = N_("{verdict} on {date}")
+_REASON = N_("reason: {reason}")
+_VALID_UNTIL = N_("valid until: {date}")
+_OPEN = N_("open-ended")
+_RUN = N_("status run: {run}")
+
 
 _INDEX_HELP = "The index folder or index root (default: <lake>/derived/eligibility)"
 
@@ -95,6 +105,9 @@ def status(
     ),
     index: Path | None = typer.Option(None, "--index", help=_INDEX_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON"),
+    lang: str = typer.Option(
+        DEFAULT_LOCALE, "--lang", help="Language of the words: kk, ru or en", callback=parse_locale
+    ),
 ) -> None:
     """Is the person insured on a day? Prints insured or not insured, the reason (state
     category, or payments by which payer type), valid-until where known and what would change
@@ -108,36 +121,78 @@ def status(
       4  invalid IIN
       5  bad date, or a month for which no status has been computed
       6  no usable eligibility index
+      7  not signed in (saqta login), or the role may not ask
+
+    The question is audited under the signed-in identity. A role without register access
+    (a provider) gets the minimal answer, and an unknown person is then "not insured".
     """
+    from saqta.access import Permission
+    from saqta.cli.identity import NotSignedIn, access_control, acting
     from saqta.mshi.eligibility import EligibilityInputError, Outcome, open_index
 
-    opened = open_index(_index_root(index))
-    if on is None:
-        from saqta.api.app import today_in_kazakhstan
+    with access_control() as control:
+        try:
+            me = acting(control, Permission.ELIGIBILITY_CHECK)
+        except NotSignedIn as exc:
+            err_console.print(f"[red]error[/red] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(EXIT_NO_IDENTITY) from None
+        full = control.allows(me, Permission.ELIGIBILITY_FULL)
+        opened = open_index(_index_root(index))
+        if on is None:
+            from saqta.api.app import today_in_kazakhstan
 
-        day: str = today_in_kazakhstan().isoformat()
-    else:
-        day = on
-    try:
-        answer = opened.check(iin, day)
-    except EligibilityInputError as exc:
-        err_console.print(f"[red]error[/red] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(EXIT_INVALID_IIN if exc.field == "iin" else EXIT_BAD_DATE) from None
+            day: str = today_in_kazakhstan().isoformat()
+        else:
+            day = on
+        try:
+            answer = opened.check(iin, day, lang)
+        except EligibilityInputError as exc:
+            control.record(me, "cli", "eligibility.check", iin, "invalid_input")
+            err_console.print(f"[red]error[/red] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(EXIT_INVALID_IIN if exc.field == "iin" else EXIT_BAD_DATE) from None
+        control.record(me, "cli", "eligibility.check", answer.iin, answer.outcome.value)
+    if not full:
+        from saqta.api.app import minimal_json
+
+        if as_json:
+            console.print_json(json.dumps(minimal_json(answer)))
+        else:
+            t = translations(lang)
+            colour = "green" if answer.insured else "red"
+            console.print(
+                t.gettext(_VERDICT_ON).format(
+                    verdict=f"[{colour}]{escape(answer.verdict)}[/{colour}]",
+                    date=answer.on.isoformat(),
+                ),
+                highlight=False,
+            )
+            if answer.insured:
+                until = answer.valid_until.isoformat() if answer.valid_until else t.gettext(_OPEN)
+                console.print(f"  {t.gettext(_VALID_UNTIL).format(date=until)}", highlight=False)
+        raise typer.Exit(EXIT_INSURED if answer.insured else EXIT_NOT_INSURED)
     if as_json:
         console.print_json(json.dumps(answer.as_json()))
     elif answer.outcome is Outcome.UNKNOWN_PERSON:
-        console.print(f"unknown person: IIN {answer.iin} is not in the register", highlight=False)
+        console.print(f"{answer.iin}: {escape(answer.reason)}", highlight=False)
     else:
-        verdict = "[green]insured[/green]" if answer.insured else "[red]not insured[/red]"
-        console.print(f"{verdict} on {answer.on.isoformat()}", highlight=False)
-        console.print(f"  reason: {escape(answer.reason)}", highlight=False)
+        t = translations(lang)
+        colour = "green" if answer.insured else "red"
+        verdict = t.gettext(_VERDICT_ON).format(
+            verdict=f"[{colour}]{escape(answer.verdict)}[/{colour}]", date=answer.on.isoformat()
+        )
+        console.print(verdict, highlight=False)
+        console.print(
+            f"  {t.gettext(_REASON).format(reason=escape(answer.reason))}", highlight=False
+        )
         if answer.insured:
-            until = answer.valid_until.isoformat() if answer.valid_until else "open-ended"
-            console.print(f"  valid until: {until}", highlight=False)
+            until = answer.valid_until.isoformat() if answer.valid_until else t.gettext(_OPEN)
+            console.print(f"  {t.gettext(_VALID_UNTIL).format(date=until)}", highlight=False)
         if answer.change:
-            console.print(f"  what would change it: {escape(answer.change)}", highlight=False)
+            console.print(f"  {escape(answer.change_sentence() or '')}", highlight=False)
         if answer.run_id is not None:
-            console.print(f"  status run: {answer.run_id}", highlight=False)
+            console.print(
+                f"  {t.gettext(_RUN).format(run=answer.run_id)}", highlight=False
+            )
     if answer.outcome is Outcome.UNKNOWN_PERSON:
         raise typer.Exit(EXIT_UNKNOWN_PERSON)
     raise typer.Exit(EXIT_INSURED if answer.insured else EXIT_NOT_INSURED)
@@ -156,34 +211,48 @@ def serve(
         1, "--workers", min=1, help="Worker processes (they share the memory-mapped index)"
     ),
 ) -> None:
-    """Serve the eligibility API (JSON and FHIR R4) over HTTP; OpenAPI at /docs."""
+    """Serve the eligibility API (JSON and FHIR R4) over HTTP; OpenAPI at /docs.
+
+    Every route but /health, /oauth/token and the documentation needs a bearer token (see
+    `saqta clients add` and `saqta users add`); IINs are masked in every log line."""
     import os
 
     import uvicorn
 
-    from saqta.api.app import INDEX_ENVIRONMENT, create_asgi
+    from saqta.access import uvicorn_log_config
+    from saqta.api.app import INDEX_ENVIRONMENT, create_asgi, default_access
     from saqta.mshi.eligibility import open_index
+    from saqta.store.db import describe, make_engine, upgrade
 
     started = time.perf_counter()
     opened = open_index(_index_root(index), preload=preload)
     info = opened.info
+    store = make_engine()
+    upgrade(store)  # access control's tables (a no-op when the schema is current)
+    store.dispose()
+    access = default_access()  # checks the token key and the store before listening
     err_console.print(
         f"eligibility index {info.path}: {info.persons:,} persons, months {opened.coverage}, "
-        f"opened in {time.perf_counter() - started:.2f} s; serving on http://{host}:{port} "
+        f"opened in {time.perf_counter() - started:.2f} s; access control on "
+        f"{describe(access.engine)}; serving on http://{host}:{port} "
         f"with {workers} worker(s) (OpenAPI at /docs)",
         highlight=False,
     )
-    options = {"host": host, "port": port, "access_log": access_log, "lifespan": "off"}
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": access_log,
+        "lifespan": "on",
+        "log_config": uvicorn_log_config(),
+        "log_level": "info",
+    }
     if workers == 1:
-        uvicorn.run(create_asgi(opened), log_level="info", **options)  # type: ignore[arg-type]
+        uvicorn.run(create_asgi(opened, access), **options)
     else:
+        access.close()
         os.environ[INDEX_ENVIRONMENT] = str(opened.folder)
         uvicorn.run(
-            "saqta.api.app:asgi_from_environment",
-            factory=True,
-            workers=workers,
-            log_level="info",
-            **options,  # type: ignore[arg-type]
+            "saqta.api.app:asgi_from_environment", factory=True, workers=workers, **options
         )
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from saqta.cli.common import console, progress_bar, report_errors
+from saqta.cli.common import console, parse_locale, progress_bar, report_errors
 from saqta.core.errors import InputError
+from saqta.core.i18n import DEFAULT_LOCALE
 from saqta.core.periods import Month, parse_month
 
 insured_app = typer.Typer(help="Insured status of every person and month.", no_args_is_help=True)
@@ -87,11 +88,28 @@ def explain_person(
     iin: str = typer.Argument(..., help="The person's 12-digit IIN"),
     month: str = typer.Option(..., "--month", help="The month YYYY-MM"),
     lake: Path = typer.Option(None, "--lake", help="Facts lake folder (default: SAQTA_LAKE_DIR)"),
+    lang: str = typer.Option(
+        DEFAULT_LOCALE,
+        "--lang",
+        help="Language of the reasons: kk, ru or en",
+        callback=parse_locale,
+    ),
 ) -> None:
-    """Why a person is (not) entitled in a month: the reasons and every payment looked at."""
+    """Why a person is (not) entitled in a month: the reasons and every payment looked at.
+
+    Needs a signed-in identity allowed person.explain (saqta login); the look-up is audited."""
+    from saqta.access import Permission
+    from saqta.cli.identity import access_control, acting
     from saqta.mshi.status import explain
 
-    result = explain(_lake_dir(lake), iin, parse_month(month))
+    with access_control() as control:
+        me = acting(control, Permission.PERSON_EXPLAIN)
+        try:
+            result = explain(_lake_dir(lake), iin, parse_month(month), locale=lang)
+        except Exception:
+            control.record(me, "cli", "person.explain", iin, "failed", f"month {month}")
+            raise
+        control.record(me, "cli", "person.explain", iin, "answered", f"month {month}")
     status = result.status
     if status is None:
         verdict = "not in the population"

@@ -4,6 +4,7 @@ obligations and refunds. Commands parse input, call :mod:`saqta.mshi` and print.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from saqta.cli.common import console, progress_bar, report_errors
+from saqta.cli.common import console, err_console, progress_bar, report_errors
+from saqta.core.errors import InputError, SaqtaError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -27,12 +29,12 @@ payments_app.add_typer(refund_app, name="refund")
 
 def _stores() -> tuple[Engine, FactsLake]:
     from saqta.core.settings import get_settings
+    from saqta.mshi.intake import settle_lake
     from saqta.store.db import make_engine, upgrade
-    from saqta.store.lake import FactsLake
 
     engine = make_engine()
     upgrade(engine)
-    return engine, FactsLake(get_settings().resolved_lake_dir)
+    return engine, settle_lake(get_settings().resolved_lake_dir, engine)
 
 
 def _show(result: ImportResult) -> None:
@@ -49,8 +51,56 @@ def _show(result: ImportResult) -> None:
         f"{result.quarantined:,} (import {result.import_id}, {result.seconds:.1f} s)",
         highlight=False,
     )
+    if result.detected:
+        console.print(f"  read as: {escape(_detected(result.detected))}", highlight=False)
     for reason, count in sorted(result.by_reason.items()):
         console.print(f"  {reason}: {count:,} problem(s)", highlight=False)
+
+
+def _detected(detected: dict[str, str]) -> str:
+    names = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+    parts = [detected.get("format", "?").upper()]
+    if "encoding" in detected:
+        parts.append(detected["encoding"])
+    if "delimiter" in detected:
+        parts.append(f"{names.get(detected['delimiter'], detected['delimiter'])}-delimited")
+    if "sheet" in detected:
+        parts.append(f"sheet {detected['sheet']!r}")
+    if "decimal_mark" in detected:
+        parts.append(f"decimal mark '{detected['decimal_mark']}'")
+    return ", ".join(parts)
+
+
+def _import_each(
+    items: list[Any], import_one: Callable[[Any], ImportResult], name: Callable[[Any], str]
+) -> list[ImportResult]:
+    """Import each item in turn; when one is refused, say so, and say which of the others were
+    imported (or found already imported) before it and which were skipped, then exit 1."""
+    results: list[ImportResult] = []
+    for position, item in enumerate(items):
+        try:
+            result = import_one(item)
+        except SaqtaError as exc:
+            for problem in exc.problems:
+                err_console.print(f"[red]error[/red] {escape(str(problem))}", highlight=False)
+            err_console.print(f"refused: {escape(name(item))}", highlight=False)
+            if len(items) > 1:
+                done = [
+                    f"{escape(r.file.name)} (import {r.import_id}"
+                    + (", already imported)" if r.already_imported else ")")
+                    for r in results
+                ]
+                skipped = [escape(name(other)) for other in items[position + 1 :]]
+                err_console.print(
+                    "imported before it: " + (", ".join(done) or "none"), highlight=False
+                )
+                err_console.print(
+                    "skipped, not attempted: " + (", ".join(skipped) or "none"), highlight=False
+                )
+            raise typer.Exit(1) from None
+        _show(result)
+        results.append(result)
+    return results
 
 
 def _totals(results: list[ImportResult]) -> None:
@@ -70,14 +120,25 @@ def _totals(results: list[ImportResult]) -> None:
 @report_errors(exit_code=1)
 def persons_import(
     paths: list[Path] = typer.Argument(..., help="Files or folders (e.g. a synth output)"),
+    source: str | None = typer.Option(
+        None,
+        "--source",
+        help="The state register of category files without a source column (default: each "
+        "category is its own source)",
+    ),
 ) -> None:
-    """Import the register of persons and the periods of state-paid categories (CSV/Parquet)."""
-    from saqta.mshi.registry import import_persons
+    """Import the register of persons and the periods of state-paid categories
+    (CSV/Parquet/XLSX)."""
+    from saqta.mshi.registry import import_persons, register_files
 
     engine, lake = _stores()
-    results: list[ImportResult] = []
-    with progress_bar("persons") as update:
-        results = import_persons(engine, lake, paths, progress=update, on_file=_show)
+
+    def one(item: tuple[Path, Any]) -> ImportResult:
+        with progress_bar(item[0].name) as update:
+            [result] = import_persons(engine, lake, item[0], progress=update, source=source)
+        return result
+
+    results = _import_each(register_files(paths), one, lambda item: str(item[0]))
     _totals(results)
 
 
@@ -86,17 +147,70 @@ def persons_import(
 def payments_import(
     files: list[Path] = typer.Argument(..., help="Payment files, .csv or .parquet"),
 ) -> None:
-    """Import payments, one file one transaction; print read = accepted + quarantined."""
+    """Import payments, one file one transaction; print read = accepted + quarantined and how
+    each file was read (format, encoding, delimiter, decimal mark)."""
     from saqta.mshi.contributions import import_payments
 
     engine, lake = _stores()
-    results = []
-    for path in files:
+
+    def one(path: Path) -> ImportResult:
         with progress_bar(path.name) as update:
-            result = import_payments(engine, lake, path, progress=update)
-        _show(result)
-        results.append(result)
-    _totals(results)
+            return import_payments(engine, lake, path, progress=update)
+
+    _totals(_import_each(list(files), one, str))
+
+
+@payments_app.command("retry")
+@report_errors(exit_code=1)
+def payments_retry(
+    import_id: int | None = typer.Argument(None, help="The import whose quarantined rows to retry"),
+    every: bool = typer.Option(False, "--all", help="Every payments import with open rows"),
+) -> None:
+    """Process again the quarantined rows of an import (after the missing person was registered,
+    say); rows accepted leave the quarantine, nothing is doubled."""
+    from saqta.mshi.contributions import retry_payments
+    from saqta.mshi.intake import imports_with_open_rows
+    from saqta.mshi.models import ImportKind
+
+    if (import_id is None) == (not every):
+        raise InputError("give an import id or --all (not both)", where="payments retry")
+    engine, lake = _stores()
+    chosen = imports_with_open_rows(engine, ImportKind.PAYMENTS) if every else [import_id]
+    if not chosen:
+        console.print("no payments import has rows open in the quarantine", highlight=False)
+    for one in chosen:
+        assert one is not None
+        with progress_bar(f"import {one}") as update:
+            result = retry_payments(engine, lake, one, progress=update)
+        name = f"import {result.import_id} ({escape(result.file)})"
+        totals = (
+            f"read {result.total_read:,} = accepted {result.total_accepted:,} + quarantined "
+            f"{result.total_quarantined:,}"
+        )
+        if result.nothing_to_retry:
+            console.print(f"{name}: nothing to retry ({totals})", highlight=False)
+        elif not result.recorded:
+            console.print(
+                f"{name}: retried {result.read:,}, none accepted: nothing changed ({totals})",
+                highlight=False,
+            )
+            for reason, count in sorted(result.by_reason.items()):
+                console.print(f"  {reason}: {count:,} problem(s)", highlight=False)
+        else:
+            console.print(
+                f"{name}: retried {result.read:,} = accepted {result.accepted:,} + quarantined "
+                f"again {result.quarantined:,} (retry {result.retry_id}, {result.seconds:.1f} s);"
+                f" the import now: {totals}",
+                highlight=False,
+            )
+            for reason, count in sorted(result.by_reason.items()):
+                console.print(f"  {reason}: {count:,} problem(s)", highlight=False)
+        if result.not_retryable:
+            console.print(
+                f"  {result.not_retryable:,} row(s) with the wrong number of fields cannot be "
+                "retried",
+                highlight=False,
+            )
 
 
 @payments_app.command("imports")
@@ -127,18 +241,22 @@ def payments_quarantine(
     import_id: int | None = typer.Option(None, "--import", help="Only this import"),
     reason: str | None = typer.Option(None, "--reason", help="Only this reason code"),
     limit: int = typer.Option(50, "--limit", help="At most this many problems"),
+    open_only: bool = typer.Option(False, "--open", help="Only rows still waiting"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
-    """Show quarantined rows: file, row, field, reason, message, value."""
+    """Show quarantined rows: file, row, field, reason, message, value, and what a retry made
+    of them."""
     from saqta.mshi.intake import quarantine_rows
 
     engine, _ = _stores()
-    rows = quarantine_rows(engine, import_id=import_id, reason=reason, limit=limit)
+    rows = quarantine_rows(
+        engine, import_id=import_id, reason=reason, limit=limit, open_only=open_only
+    )
     if as_json:
         console.print_json(json.dumps(rows))
         return
     table = Table()
-    for name in ("import", "file", "row", "field", "reason", "message", "value"):
+    for name in ("import", "file", "row", "field", "reason", "message", "value", "retry"):
         table.add_column(name, overflow="fold")
     for row in rows:
         table.add_row(
@@ -149,6 +267,7 @@ def payments_quarantine(
             row["reason"],
             escape(row["message"]),
             escape(row["value"] or ""),
+            f"{row['resolution']} (retry {row['resolved_by']})" if row["resolved_by"] else "open",
         )
     console.print(table)
 
@@ -244,18 +363,36 @@ def refund_request(
     reference: str = typer.Option(..., "--reference", help="Reference of the accepted payment"),
     amount: str = typer.Option(..., "--amount", help="Amount to refund, tenge"),
     reason: str = typer.Option(..., "--reason", help="Why the amount was paid wrongly"),
-    by: str = typer.Option(..., "--by", help="Who requests"),
 ) -> None:
-    """Request a refund of (part of) an accepted payment."""
+    """Request a refund of (part of) an accepted payment, as the signed-in user."""
     from saqta.mshi.contributions import request_refund
 
+    by = _actor("request")
     engine, lake = _stores()
     _print_refund(request_refund(engine, lake, reference, amount, reason, by))
 
 
-def _transition(action: str, refund_id: int, by: str, note: str | None, **extra: Any) -> None:
+def _actor(action: str) -> str:
+    """The signed-in identity allowed to take this refund step (``user:NAME``): the four-eyes
+    rules compare these, so one person cannot take two steps of a refund."""
+    from saqta.access import Permission
+    from saqta.cli.identity import access_control, acting
+
+    permission = {
+        "request": Permission.REFUND_REQUEST,
+        "check": Permission.REFUND_CHECK,
+        "refuse": Permission.REFUND_CHECK,
+        "approve": Permission.REFUND_APPROVE,
+        "pay": Permission.REFUND_PAY,
+    }[action]
+    with access_control() as control:
+        return acting(control, permission).principal
+
+
+def _transition(action: str, refund_id: int, note: str | None, **extra: Any) -> None:
     from saqta.mshi import contributions
 
+    by = _actor(action)
     engine, lake = _stores()
     function = getattr(contributions, f"{action}_refund")
     if action == "pay":
@@ -268,40 +405,36 @@ def _transition(action: str, refund_id: int, by: str, note: str | None, **extra:
 @report_errors(exit_code=1)
 def refund_check(
     refund_id: int = typer.Argument(...),
-    by: str = typer.Option(..., "--by"),
     note: str | None = typer.Option(None, "--note"),
 ) -> None:
-    """Record that a refund was checked against the payment."""
-    _transition("check", refund_id, by, note)
+    """Record that a refund was checked against the payment (as the signed-in user)."""
+    _transition("check", refund_id, note)
 
 
 @refund_app.command("approve")
 @report_errors(exit_code=1)
 def refund_approve(
     refund_id: int = typer.Argument(...),
-    by: str = typer.Option(..., "--by"),
     note: str | None = typer.Option(None, "--note"),
 ) -> None:
-    """Approve a checked refund."""
-    _transition("approve", refund_id, by, note)
+    """Approve a checked refund (as the signed-in user: not the one who requested or checked)."""
+    _transition("approve", refund_id, note)
 
 
 @refund_app.command("refuse")
 @report_errors(exit_code=1)
 def refund_refuse(
     refund_id: int = typer.Argument(...),
-    by: str = typer.Option(..., "--by"),
     note: str = typer.Option(..., "--note", help="Why it is refused"),
 ) -> None:
     """Refuse a requested or checked refund."""
-    _transition("refuse", refund_id, by, note)
+    _transition("refuse", refund_id, note)
 
 
 @refund_app.command("pay")
 @report_errors(exit_code=1)
 def refund_pay(
     refund_id: int = typer.Argument(...),
-    by: str = typer.Option(..., "--by"),
     paid_on: str | None = typer.Option(None, "--paid-on", help="YYYY-MM-DD (default today)"),
     note: str | None = typer.Option(None, "--note"),
 ) -> None:
@@ -309,7 +442,7 @@ def refund_pay(
     from saqta.core.periods import parse_date
 
     day = parse_date(paid_on, what="--paid-on") if paid_on else None
-    _transition("pay", refund_id, by, note, paid_on=day)
+    _transition("pay", refund_id, note, paid_on=day)
 
 
 @refund_app.command("show")

@@ -150,7 +150,6 @@ def calendar(
 @report_errors(exit_code=1)
 def file(
     report: Path = typer.Argument(..., help="The report set: .json or .xml"),
-    signer: str | None = typer.Option(None, "--signer", help="Default: the report's signer"),
     filed_at: str | None = typer.Option(
         None, "--filed-at", help="ISO date-time (default now; local time without an offset)"
     ),
@@ -162,11 +161,24 @@ def file(
         False, "--allow-errors", help="File even though the report has error findings"
     ),
 ) -> None:
-    """Record a filed version of a month's report (a correction when the month was filed)."""
+    """Record a filed version of a month's report (a correction when the month was filed).
+
+    The signer is the signed-in branch officer (saqta login), who files only for its branch."""
+    from saqta.access import Permission
+    from saqta.cli.identity import access_control, acting
+    from saqta.core.errors import InputError
     from saqta.prudential.filings import file_version, read_report_file
     from saqta.store.db import session_scope
 
     report_set = read_report_file(report)
+    with access_control() as control:
+        me = acting(control, Permission.FILINGS_FILE)
+    if me.scope_bin != report_set.branch.bin:
+        raise InputError(
+            f"{me.principal} files for branch {me.scope_bin}, not {report_set.branch.bin}",
+            where=str(report),
+        )
+    signer = me.principal
     moment = parse_moment(filed_at, "--filed-at") if filed_at else None
     with session_scope(store_engine()) as session:
         outcome = file_version(

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from saqta.core.errors import InputError
+from saqta.core.periods import calendar_days
 
 WEIGHTS_FIRST = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 WEIGHTS_SECOND = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
@@ -148,7 +149,6 @@ Mask = npt.NDArray[np.bool_]
 
 _W1 = np.array(WEIGHTS_FIRST, dtype=np.int64)
 _W2 = np.array(WEIGHTS_SECOND, dtype=np.int64)
-_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 _PLACEHOLDER = "000000000000"
 _POWERS = 10 ** np.arange(11, -1, -1, dtype=np.int64)
 
@@ -232,16 +232,9 @@ def birth_dates(digits: Digits) -> tuple[Mask, Digits]:
     year = 1800 + 100 * ((century_digit - 1) // 2) + digits[:, 0] * 10 + digits[:, 1]
     month = digits[:, 2] * 10 + digits[:, 3]
     day = digits[:, 4] * 10 + digits[:, 5]
-    month_ok = (month >= 1) & (month <= 12)
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    last = _DAYS_IN_MONTH[np.clip(month - 1, 0, 11)] + ((month == 2) & leap)
-    ok = np.asarray(century_ok & month_ok & (day >= 1) & (day <= last), dtype=np.bool_)
-    safe_year = np.where(ok, year, 1970)
-    safe_month = np.where(ok, month, 1)
-    safe_day = np.where(ok, day, 1)
-    months = (safe_year - 1970) * 12 + (safe_month - 1)
-    first_days = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    return ok, np.asarray(np.where(ok, first_days + safe_day - 1, 0), dtype=np.int64)
+    real, days = calendar_days(year, month, day)
+    ok = np.asarray(century_ok & real, dtype=np.bool_)
+    return ok, np.asarray(np.where(ok, days, 0), dtype=np.int64)
 
 
 def sexes(digits: Digits) -> npt.NDArray[np.str_]:

@@ -8,6 +8,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from saqta.core.errors import InputError
 
 
@@ -157,3 +160,25 @@ def parse_date(text: str, *, what: str = "date") -> dt.date:
         return dt.date.fromisoformat(text.strip())
     except ValueError as exc:
         raise InputError("expected an ISO date YYYY-MM-DD", where=f"{what} {text!r}") from exc
+
+
+_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def calendar_days(
+    year: npt.ArrayLike, month: npt.ArrayLike, day: npt.ArrayLike
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """``(ok, days)``, column-wise: whether each (year, month, day) is a real day of the
+    Gregorian calendar (year 1-9999, leap years included), and that day as days since
+    1970-01-01 (0 where it is not). Never rolls a day over into the next month: 30 February is
+    not a day, it is not 2 March."""
+    years = np.asarray(year, dtype=np.int64)
+    months = np.asarray(month, dtype=np.int64)
+    days = np.asarray(day, dtype=np.int64)
+    leap = ((years % 4 == 0) & (years % 100 != 0)) | (years % 400 == 0)
+    last = _DAYS_IN_MONTH[np.clip(months - 1, 0, 11)] + ((months == 2) & leap)
+    ok = (years >= 1) & (years <= 9999) & (months >= 1) & (months <= 12) & (days >= 1)
+    ok = np.asarray(ok & (days <= last), dtype=np.bool_)
+    index = (np.where(ok, years, 1970) - 1970) * 12 + (np.where(ok, months, 1) - 1)
+    first = index.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    return ok, np.asarray(np.where(ok, first + np.where(ok, days, 1) - 1, 0), dtype=np.int64)

@@ -4,11 +4,18 @@
   category periods, payments) with its SHA-256, its counts (read = accepted + quarantined), the
   lake transaction that holds its rows and the run that imported it. A file is imported once per
   kind: the same SHA-256 again is a no-op.
-- ``mshi_quarantine``: every problem of every rejected row: file, row, field, reason, message.
+- ``mshi_quarantine``: every problem of every rejected row: file, row, field, reason, message;
+  an entry found by a retry names it (``retry_id``), and an entry whose row a retry processed
+  again is resolved (``resolved_by``, ``resolution``: ``accepted`` or ``quarantined_again``),
+  never deleted.
+- ``mshi_retries``: one row per retry of an import's quarantined rows (counts, lake transaction,
+  run): ``rows_read`` of the import = its ``rows_accepted`` + the retries' ``rows_accepted`` +
+  the rows still open in the quarantine.
 - ``mshi_refunds`` and ``mshi_refund_events``: refunds of wrongly paid amounts and every
   transition of their lifecycle (who, when, from which state to which).
 
-The Alembic migration ``0002_mshi`` creates the same tables (a test compares them).
+The Alembic migrations ``0002_mshi`` and ``0005_formats`` create the same tables (a test compares
+them).
 """
 
 from __future__ import annotations
@@ -77,6 +84,26 @@ class ImportedFile(Base):
         return f"ImportedFile(id={self.id!r}, kind={self.kind!r}, file_name={self.file_name!r})"
 
 
+class ImportRetry(Base):
+    """One retry of an import's quarantined rows: how many were read again, accepted, and
+    quarantined again, the lake transaction of the accepted ones and the run."""
+
+    __tablename__ = "mshi_retries"
+    __table_args__ = (
+        CheckConstraint("rows_read = rows_accepted + rows_quarantined", name="rows_reconcile"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    import_id: Mapped[int] = mapped_column(Integer, ForeignKey("mshi_imports.id"), index=True)
+    retried_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    rows_read: Mapped[int] = mapped_column(BigInteger)
+    rows_accepted: Mapped[int] = mapped_column(BigInteger)
+    rows_quarantined: Mapped[int] = mapped_column(BigInteger)
+    lake_transaction: Mapped[str] = mapped_column(String(64), unique=True)
+    lake_files: Mapped[list[str]] = mapped_column(JsonDocument)
+    run_id: Mapped[int] = mapped_column(Integer, ForeignKey("runs.id"), index=True)
+
+
 class QuarantinedRow(Base):
     """One problem of a rejected input row (a row with two problems has two entries)."""
 
@@ -89,6 +116,13 @@ class QuarantinedRow(Base):
     reason: Mapped[str] = mapped_column(String(32), index=True)
     message: Mapped[str] = mapped_column(String(500))
     value: Mapped[str | None] = mapped_column(String(200))
+    retry_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("mshi_retries.id"), nullable=True
+    )  # the retry that found the problem (null: the import)
+    resolved_by: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("mshi_retries.id"), nullable=True, index=True
+    )  # the retry that processed the row again (null: still open)
+    resolution: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
 
 class Refund(Base):

@@ -9,7 +9,8 @@ Facts (append-only, written by ``saqta persons import`` and ``saqta payments imp
 - ``persons``: the register of persons, one row per IIN (a re-import of a changed person adds a
   newer row; readers take the row with the highest ``loaded_seq``).
 - ``state_categories``: periods during which the state pays for a person (preferential
-  categories), with their validity dates.
+  categories), with their validity dates and the register (``source``) that reports them; per
+  person and source, the periods of the highest ``loaded_seq`` are current.
 - ``payments``: accepted payments, partitioned by the year and month of ``period``.
 - ``payment_outflows``: money paid back (approved refunds), one row per paid refund.
 
@@ -70,6 +71,7 @@ STATE_CATEGORY_PERIODS = pa.schema(
         ("valid_from", pa.date32()),
         ("valid_to", pa.date32()),  # inclusive; null = open-ended
         ("loaded_seq", pa.int64()),
+        ("source", pa.string()),  # the state register; a person's periods are per source
     ]
 )
 
@@ -118,7 +120,16 @@ STATUS = pa.schema(
         ("paid_months", pa.int16()),  # paid months in the look-back window
         ("last_paid_period", pa.date32()),
         ("valid_until", pa.date32()),  # last day entitled unless something changes; null = open
-        ("change", pa.string()),  # what would change the answer, in words
+        # first day of the month entitled (birth, a category's start, a prepayment's day of
+        # payment); null when not entitled
+        ("valid_from_day", pa.date32()),
+        # what would change the answer: a code of saqta.mshi.status.ChangeCode and its
+        # parameters (which ones each code uses: saqta.mshi.status._wording); no words
+        ("change_code", pa.int16()),
+        ("change_date", pa.date32()),
+        ("change_month", pa.date32()),
+        ("change_count", pa.int16()),
+        ("offer_months", pa.int16()),  # a prepayment of that many months would give status
         ("run_id", pa.int64()),
     ]
 )

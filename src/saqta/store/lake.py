@@ -8,8 +8,11 @@ were written with (``"007"`` stays text, a date stays a date).
 
 Crash safety: a batch is written into a temporary folder inside the lake root (same file system)
 and each finished, fsynced file is then moved into place with ``os.replace``, so readers never see
-a partly written file. A crash can leave a batch with only some of its files visible, and a
-``.tmp-*`` folder in the root, which readers ignore.
+a partly written file. :meth:`FactsLake.append` is for single files and tests: a crash can leave a
+batch with only some of its files visible. Writers that must be all-or-nothing use a
+:class:`LakeTransaction`, and every command starts with :meth:`FactsLake.settle` (or holds
+:meth:`FactsLake.lock` and calls :meth:`FactsLake.recover`), which finishes or undoes whatever a
+killed writer left: prepared transactions, staging folders, runs that were still going.
 
 Money: Parquet ``DECIMAL`` columns come back from DuckDB as ``DECIMAL`` (Python
 :class:`~decimal.Decimal`), never as floating point; sums over them are exact.
@@ -22,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -36,6 +40,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from saqta.core.errors import StoreError
+from saqta.core.faults import crash_point
+from saqta.store.sql import sql_identifier, sql_literal
 
 __all__ = ["FactsLake", "LakeTransaction"]
 
@@ -46,6 +52,14 @@ _NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 _TEMP_PREFIX = ".tmp-"
 _LOCK_FILE = ".writer.lock"
 _TRANSACTIONS = "_transactions"
+_RUNS = "_runs"
+_KEPT_TEMP = ".tmp-duckdb"  # DuckDB's spill folder, used by readers that hold no lock
+_GLOB_CHARACTERS = "*?[]{}\\"  # read by DuckDB as a file pattern
+
+# The writer lock is re-entrant within a thread: a writer that holds it may call code that takes
+# it again (flock on a second descriptor of the same file would wait for itself).
+_HELD: dict[tuple[Path, int], list[Any]] = {}
+_HELD_GUARD = threading.Lock()
 
 
 def _duckdb_partition_type(arrow_type: pa.DataType) -> str | None:
@@ -78,11 +92,6 @@ def _segment(value: Any) -> str:
     if hasattr(value, "isoformat"):
         return str(value.isoformat())
     return quote(str(value), safe="")
-
-
-def _sql_text(value: str) -> str:
-    """A SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _os_reason(exc: OSError) -> str:
@@ -284,43 +293,46 @@ class FactsLake:
         metadata = dict(table.schema.metadata or {})
         metadata[_PARTITION_KEY] = json.dumps(list(partition_types.items())).encode()
 
-        temp = self._make_temp_folder()
-        written: list[Path] = []
-        try:
-            staged: list[tuple[Path, Path]] = []
-            for key, part in self._split(table, list(partition_types)):
-                if _NULL_PARTITION in key:
-                    raise StoreError(
-                        f"the partition value {_NULL_PARTITION} is reserved for empty values",
-                        where=f"facts lake {self.root}, dataset {dataset}",
+        with self.lock():  # recovery (under the lock) deletes staging folders
+            temp = self._make_temp_folder()
+            written: list[Path] = []
+            try:
+                staged: list[tuple[Path, Path]] = []
+                for key, part in self._split(table, list(partition_types)):
+                    if _NULL_PARTITION in key:
+                        raise StoreError(
+                            f"the partition value {_NULL_PARTITION} is reserved for empty values",
+                            where=f"facts lake {self.root}, dataset {dataset}",
+                        )
+                    name = f"part-{uuid.uuid4()}.parquet"
+                    target = folder.joinpath(
+                        *(
+                            f"{column}={_segment(value)}"
+                            for column, value in zip(partition_types, key, strict=True)
+                        ),
+                        name,
                     )
-                name = f"part-{uuid.uuid4()}.parquet"
-                target = folder.joinpath(
-                    *(
-                        f"{column}={_segment(value)}"
-                        for column, value in zip(partition_types, key, strict=True)
-                    ),
-                    name,
-                )
-                source = temp / name
-                with source.open("wb") as sink:
-                    pq.write_table(part.replace_schema_metadata(metadata), sink, compression="zstd")
-                    sink.flush()
-                    os.fsync(sink.fileno())
-                staged.append((source, target))
-            for source, target in staged:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if target.exists():  # a uuid4 never repeats; never overwrite anyway
-                    raise StoreError(f"refusing to overwrite {target}")
-                os.replace(source, target)
-                written.append(target)
-                _fsync_folder(target.parent)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot write in the facts lake folder {self.root}: {_os_reason(exc)}"
-            ) from exc
-        finally:
-            shutil.rmtree(temp, ignore_errors=True)
+                    source = temp / name
+                    with source.open("wb") as sink:
+                        pq.write_table(
+                            part.replace_schema_metadata(metadata), sink, compression="zstd"
+                        )
+                        sink.flush()
+                        os.fsync(sink.fileno())
+                    staged.append((source, target))
+                for source, target in staged:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    if target.exists():  # a uuid4 never repeats; never overwrite anyway
+                        raise StoreError(f"refusing to overwrite {target}")
+                    os.replace(source, target)
+                    written.append(target)
+                    _fsync_folder(target.parent)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot write in the facts lake folder {self.root}: {_os_reason(exc)}"
+                ) from exc
+            finally:
+                shutil.rmtree(temp, ignore_errors=True)
         return written
 
     # ----------------------------------------------------------------------------------------
@@ -331,13 +343,20 @@ class FactsLake:
         files = self.files(dataset)
         if not files:
             return None
-        pattern = (self.root / dataset).as_posix() + "/**/*.parquet"
+        folder = (self.root / dataset).as_posix()
+        if any(character in folder for character in _GLOB_CHARACTERS):
+            raise StoreError(
+                "the lake folder's path holds one of * ? [ ] { } \\, which DuckDB reads as a "
+                "file pattern: move the lake to a folder without them",
+                where=f"facts lake {self.root}",
+            )
+        pattern = folder + "/**/*.parquet"
         options = ["hive_partitioning = true", "union_by_name = true"]
         partitions = self._partitioning(files[0])
         if partitions:
-            types = ", ".join(f"{_sql_text(k)}: {_sql_text(v)}" for k, v in partitions.items())
+            types = ", ".join(f"{sql_literal(k)}: {sql_literal(v)}" for k, v in partitions.items())
             options.append(f"hive_types = {{{types}}}")
-        return f"read_parquet({_sql_text(pattern)}, {', '.join(options)})"
+        return f"read_parquet({sql_literal(pattern)}, {', '.join(options)})"
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A new in-memory DuckDB connection with one view per dataset, named like the dataset.
@@ -350,7 +369,8 @@ class FactsLake:
             for dataset in self.datasets():
                 source = self._source(dataset)
                 if source is not None:
-                    connection.execute(f'CREATE VIEW "{dataset}" AS SELECT * FROM {source}')
+                    view = sql_identifier(dataset)
+                    connection.execute(f"CREATE VIEW {view} AS SELECT * FROM {source}")
         except (duckdb.Error, OSError) as exc:
             connection.close()
             raise StoreError(
@@ -392,14 +412,14 @@ class FactsLake:
     # ----------------------------------------------------------------------------------------
     # Transactions: many files, all visible or none
 
-    @contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the lake's writer lock (an exclusive ``flock`` on ``<root>/.writer.lock``).
-
-        Writers that must see a stable lake (an import checking duplicates against everything
-        accepted so far) take it for the whole of their transaction; it is released when the
-        process dies, so a killed writer never blocks the next one.
-        """
+    def _acquire(self, blocking: bool) -> bool:
+        """Take the writer lock (re-entrant in a thread); False if busy and not ``blocking``."""
+        key = (self.root, threading.get_ident())
+        with _HELD_GUARD:
+            held = _HELD.get(key)
+            if held is not None:
+                held[1] += 1
+                return True
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             handle = (self.root / _LOCK_FILE).open("a+b")
@@ -408,11 +428,53 @@ class FactsLake:
                 f"cannot write in the facts lake folder {self.root}: {_os_reason(exc)}"
             ) from exc
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            handle.close()
+            return False
+        except BaseException:
+            handle.close()
+            raise
+        with _HELD_GUARD:
+            _HELD[key] = [handle, 1]
+        return True
+
+    def _release(self) -> None:
+        key = (self.root, threading.get_ident())
+        with _HELD_GUARD:
+            held = _HELD[key]
+            held[1] -= 1
+            if held[1]:
+                return
+            del _HELD[key]
+        handle = held[0]
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the lake's writer lock (an exclusive ``flock`` on ``<root>/.writer.lock``).
+
+        Writers that must see a stable lake (an import checking duplicates against everything
+        accepted so far, a status run) take it for the whole of their work; it is released when
+        the process dies, so a killed writer never blocks the next one. Re-entrant within a
+        thread.
+        """
+        self._acquire(blocking=True)
+        try:
             yield
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-            handle.close()
+            self._release()
+
+    @contextmanager
+    def try_lock(self) -> Iterator[bool]:
+        """Hold the writer lock if it is free now; yields whether it is held."""
+        acquired = self._acquire(blocking=False)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                self._release()
 
     def begin(self) -> LakeTransaction:
         """Start a transaction: files are staged in ``<root>/.tmp-<id>/`` until :meth:`commit`.
@@ -432,15 +494,86 @@ class FactsLake:
             return []
         return sorted(path.stem for path in folder.glob("*.json"))
 
-    def recover(self, committed: Callable[[str], bool]) -> dict[str, list[str]]:
+    # ----------------------------------------------------------------------------------------
+    # Runs that work on the lake while holding its lock (status runs)
+
+    def _runs_folder(self) -> Path:
+        return self.root / _RUNS
+
+    @contextmanager
+    def run_marker(self, run_id: int) -> Iterator[None]:
+        """Mark ``run_id`` as working on the lake (``<root>/_runs/<id>.json``) while the block
+        runs; call it holding :meth:`lock`. A marker that outlives its process (SIGKILL, power
+        loss) tells :meth:`recover` that the run was interrupted."""
+        folder = self._runs_folder()
+        marker = folder / f"{int(run_id)}.json"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with marker.open("w", encoding="utf-8") as sink:
+                json.dump({"run_id": int(run_id), "pid": os.getpid()}, sink)
+                sink.flush()
+                os.fsync(sink.fileno())
+            _fsync_folder(folder)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write in the facts lake folder {self.root}: {_os_reason(exc)}"
+            ) from exc
+        try:
+            yield
+        finally:
+            marker.unlink(missing_ok=True)
+
+    def interrupted_runs(self) -> list[int]:
+        """Ids of runs whose marker is left (interrupted, or still going if the lock is held)."""
+        folder = self._runs_folder()
+        if not folder.is_dir():
+            return []
+        return sorted(int(path.stem) for path in folder.glob("*.json") if path.stem.isdigit())
+
+    def _own_run(self, run_id: int) -> bool:
+        """Whether a run marker belongs to this process (a run still going here)."""
+        try:
+            record = json.loads((self._runs_folder() / f"{run_id}.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return bool(record.get("pid") == os.getpid())
+
+    # ----------------------------------------------------------------------------------------
+    # Recovery
+
+    def _leftover_folders(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        return [
+            folder
+            for folder in self.root.glob(f"{_TEMP_PREFIX}*")
+            if folder.is_dir() and not folder.name.startswith(_KEPT_TEMP)
+        ]
+
+    def needs_recovery(self) -> bool:
+        """Whether a writer left anything behind (or is at work now): a prepared transaction,
+        a staging folder, a run marker. A directory listing or two: cheap enough for every
+        command."""
+        return bool(
+            self.prepared_transactions() or self.interrupted_runs() or self._leftover_folders()
+        )
+
+    def recover(
+        self,
+        committed: Callable[[str], bool],
+        interrupted: Callable[[list[int]], None] | None = None,
+    ) -> dict[str, list[str]]:
         """Finish what crashed writers left; call it holding :meth:`lock`.
 
         A prepared transaction for which ``committed(id)`` is true (the system of record says it
         was committed) is rolled forward: its remaining staged files are moved into place. Any
         other prepared transaction is rolled back, and every staging folder without a prepared
-        record is deleted. Returns the ids rolled forward and rolled back.
+        record is deleted. Runs whose marker is left are passed to ``interrupted`` (which
+        records them as failed) and their markers removed; without ``interrupted`` the markers
+        stay for a caller that can record them. Returns the ids rolled forward and rolled back
+        and the interrupted runs.
         """
-        done: dict[str, list[str]] = {"rolled_forward": [], "rolled_back": []}
+        done: dict[str, list[str]] = {"rolled_forward": [], "rolled_back": [], "runs": []}
         for txid in self.prepared_transactions():
             transaction = LakeTransaction(self, txid)
             record = json.loads((self._transactions_folder() / f"{txid}.json").read_text())
@@ -452,12 +585,54 @@ class FactsLake:
             else:
                 transaction.abort()
                 done["rolled_back"].append(txid)
-        if self.root.is_dir():
-            for folder in self.root.glob(f"{_TEMP_PREFIX}*"):
-                if folder.is_dir():
-                    shutil.rmtree(folder, ignore_errors=True)
-                    done["rolled_back"].append(folder.name.removeprefix(_TEMP_PREFIX))
+        transactions = self._transactions_folder()
+        if transactions.is_dir():  # a record being written when the writer died
+            for partial in transactions.glob("*.json.tmp"):
+                partial.unlink(missing_ok=True)
+        for folder in self._leftover_folders():
+            shutil.rmtree(folder, ignore_errors=True)
+            done["rolled_back"].append(folder.name.removeprefix(_TEMP_PREFIX))
+        runs = [run_id for run_id in self.interrupted_runs() if not self._own_run(run_id)]
+        if runs and interrupted is not None:
+            interrupted(runs)
+            for run_id in runs:
+                (self._runs_folder() / f"{run_id}.json").unlink(missing_ok=True)
+            done["runs"] = [str(run_id) for run_id in runs]
         return done
+
+    def settle(
+        self,
+        committed: Callable[[str], bool],
+        interrupted: Callable[[list[int]], None] | None = None,
+    ) -> dict[str, list[str]]:
+        """Make the lake safe to use: the one entry every command goes through first.
+
+        Nothing left behind: returns at once. Otherwise, if the writer lock is free, takes it
+        and :meth:`recover` finishes or undoes everything. If a live writer holds it, the
+        leftovers are its own work in progress (writers recover when they take the lock):
+        a transaction it has not committed yet is invisible to readers, and one the system of
+        record has committed is being moved into place, so this waits for the lock and then
+        recovers. A lake where the lock cannot be taken at all (no write access) is refused
+        while it holds a prepared transaction.
+        """
+        if not self.needs_recovery():
+            return {}
+        try:
+            with self.try_lock() as held:
+                if held:
+                    return self.recover(committed, interrupted)
+        except StoreError:
+            if self.prepared_transactions():
+                raise StoreError(
+                    "the lake holds an unfinished transaction of a writer that stopped; a "
+                    "command with write access to the lake must finish it before it is read",
+                    where=f"facts lake {self.root}",
+                ) from None
+            return {}
+        if any(committed(txid) for txid in self.prepared_transactions()):
+            with self.lock():
+                return self.recover(committed, interrupted)
+        return {}
 
 
 class LakeTransaction:
@@ -581,6 +756,7 @@ class LakeTransaction:
                 f"cannot prepare the lake transaction {self.id}: {_os_reason(exc)}"
             ) from exc
         self.prepared = True
+        crash_point("lake.prepared")
 
     def commit(self) -> list[Path]:
         """Move every staged file into place (prepares first if needed); return their paths.
@@ -598,6 +774,7 @@ class LakeTransaction:
                         raise StoreError(f"refusing to overwrite {target}")
                     os.replace(source, target)
                     _fsync_folder(target.parent)
+                    crash_point("lake.roll_forward")
                 moved.append(target)
             (self.lake._transactions_folder() / f"{self.id}.json").unlink(missing_ok=True)
         except OSError as exc:
@@ -605,6 +782,7 @@ class LakeTransaction:
                 f"cannot commit the lake transaction {self.id}: {_os_reason(exc)}"
             ) from exc
         shutil.rmtree(self.staging, ignore_errors=True)
+        crash_point("lake.committed")
         return moved
 
     def abort(self) -> None:

@@ -359,3 +359,19 @@ def finish_run(
     if record is not run:  # a run object from another session: show it the same outcome
         for name in ("status", "finished_at", "summary"):
             set_committed_value(run, name, getattr(record, name))
+
+
+def fail_interrupted_runs(session: Session, run_ids: Iterable[int], reason: str) -> list[int]:
+    """Record as failed, with ``reason``, each of ``run_ids`` that is still ``running`` (its
+    process died); return the ids changed. Runs already finished are left as they are."""
+    changed = []
+    for run_id in sorted(set(run_ids)):
+        record = session.get(Run, run_id, with_for_update=True, populate_existing=True)
+        if record is None or record.status is not RunStatus.RUNNING:
+            continue
+        summary = dict(record.summary or {})
+        summary["error"] = reason
+        summary["interrupted"] = True
+        finish_run(session, record, RunStatus.FAILED, summary)
+        changed.append(run_id)
+    return changed

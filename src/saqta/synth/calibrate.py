@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 
 from saqta.core.errors import InputError
+from saqta.store.sql import sql_literal
 from saqta.synth.profile import published_dir
 
 TABLE2_ROWS = {
@@ -85,8 +86,8 @@ def calibrate(out: Path) -> list[Check]:
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     scale = Decimal(str(manifest["scale"]))
     con = duckdb.connect()
-    persons = f"read_parquet('{out}/persons/*.parquet')"
-    payments = f"read_parquet('{out}/payments/*.parquet')"
+    persons = f"read_parquet({sql_literal(out.as_posix() + '/persons/*.parquet')})"
+    payments = f"read_parquet({sql_literal(out.as_posix() + '/payments/*.parquet')})"
     checks: list[Check] = []
 
     # Table 2: persons by category, as shares of the population
@@ -217,8 +218,8 @@ def calibrate(out: Path) -> list[Check]:
     providers = {
         (region, ownership): count
         for region, ownership, count in con.execute(
-            f"SELECT region, ownership, count(*) FROM read_parquet('{out}/providers.parquet') "
-            "GROUP BY 1, 2"
+            "SELECT region, ownership, count(*) FROM read_parquet(?) GROUP BY 1, 2",
+            [str(out / "providers.parquet")],
         ).fetchall()
     }
     from saqta.core.reference import region_by_name

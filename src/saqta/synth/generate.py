@@ -39,6 +39,7 @@ from saqta.core.periods import Month
 from saqta.core.reference import regions
 from saqta.core.rules import RuleSet, load_rules
 from saqta.core.version import code_version
+from saqta.store.sql import sql_literal
 from saqta.synth.ids import (
     bin_digits,
     decimal_array,
@@ -1101,7 +1102,7 @@ def _employers_table(staging: Path, employers: pa.Table) -> pa.Table:
 
     con = duckdb.connect()
     con.register("employers", employers)
-    persons = str(staging / "persons" / "*.parquet")
+    persons = sql_literal(staging.as_posix() + "/persons/*.parquet")
     return con.sql(
         f"""
         SELECT e.bin, e.region,
@@ -1110,7 +1111,7 @@ def _employers_table(staging: Path, employers: pa.Table) -> pa.Table:
         FROM employers e
         LEFT JOIN (
             SELECT employer_bin, count(*) AS headcount, sum(monthly_income) AS payroll
-            FROM read_parquet('{persons}') WHERE employer_bin IS NOT NULL
+            FROM read_parquet({persons}) WHERE employer_bin IS NOT NULL
             GROUP BY employer_bin
         ) p ON p.employer_bin = e.bin
         ORDER BY e.bin

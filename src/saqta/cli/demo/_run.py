@@ -171,6 +171,13 @@ def run_demo(out: Path, scale: float, seed: int) -> None:
     run_mshi_demo(result.out, engine, lake, out)
     engine.dispose()
 
+    _step("6f. Access control: who may see what, and the audit")
+    from saqta.cli.demo._access import run_access_demo
+
+    engine = make_engine(url)
+    run_access_demo(engine, lake, out, settings)
+    engine.dispose()
+
     _step("7. Prudential reporting: three branches over a year, branch and regulator")
     from saqta.cli.demo._prudential import run_prudential_demo
 

@@ -20,6 +20,7 @@ from saqta.mshi.contributions._paid import (
 from saqta.mshi.contributions._payments import (
     import_payments,
     import_synth,
+    retry_payments,
 )
 from saqta.mshi.contributions._refunds import (
     approve_refund,
@@ -50,4 +51,5 @@ __all__ = [
     "refund_history",
     "refuse_refund",
     "request_refund",
+    "retry_payments",
 ]

@@ -49,6 +49,7 @@ from saqta.core.errors import InputError
 from saqta.core.money import round_tiyn
 from saqta.core.periods import Month
 from saqta.core.rules import RuleSet, load_rules
+from saqta.mshi.intake import settle_lake
 from saqta.mshi.schema import PAYMENT_TYPES
 from saqta.store.lake import FactsLake
 
@@ -337,6 +338,7 @@ def check_payer(
     amount of a percentage-based type without a declared income is unknown (finding
     ``no_declaration``). Findings: ``unpaid``, ``underpaid``, ``overpaid``, ``late`` (with the
     penalty when ``penalties``)."""
+    settle_lake(lake)
     rules = rules or load_rules()
     calendar = kazakhstan_calendar()
     wanted = sorted(set(months))

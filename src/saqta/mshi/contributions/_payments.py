@@ -13,6 +13,10 @@ Checks of each row (reason codes in the quarantine):
 - ``payer_format``, ``payer_checksum``, ``payer_invalid``: the payer is neither a BIN nor an IIN;
 - ``unknown_person``: a valid IIN that is not in the register of persons;
 - ``unknown_payment_type``; ``non_positive_amount``; ``future_date`` (paid after today);
+- ``implausible_amount``: above the dated cap of its payment type for the month paid for
+  (``rules/mshi/plausibility.yaml``);
+- ``impossible_date`` (a date that is not a day of the calendar), ``inexact_amount`` (a typed
+  amount that is not exact to the tiyn);
 - ``period_before_2017_07``: MSHI contributions are collected since 1 July 2017 (Law No. 405-V;
   the Fund's annual report 2022, section 2);
 - ``reference_too_long`` (over 64 characters);
@@ -43,17 +47,21 @@ from sqlalchemy import Engine, select
 from saqta.core.errors import InputError, StoreError
 from saqta.mshi.contributions._hashes import reference_hashes
 from saqta.mshi.contributions._paid import built_after_import
+from saqta.mshi.contributions._plausibility import AmountCaps, P
 from saqta.mshi.intake import (
     Batch,
     FieldSpec,
     Importer,
     ImportResult,
     Progress,
+    RetryResult,
     Validator,
     check_distinct,
     check_iins,
     check_payers,
     distinct,
+    rules_now,
+    settle_lake,
     sorted_member,
     to_numpy_bool,
 )
@@ -69,6 +77,7 @@ __all__ = [
     "import_payments",
     "import_synth",
     "persons_of_import",
+    "retry_payments",
 ]
 
 FIRST_PERIOD = dt.date(2017, 7, 1)
@@ -217,6 +226,7 @@ class PaymentsValidator(Validator):
             self.index.close()
         ReferenceIndex.tidy(importer.lake)  # the lake is locked and recovered
         self.index = ReferenceIndex(importer.lake)
+        self.caps = AmountCaps(rules_now())
         self.file_hashes = []
         self.work = transaction.staging / "_work"
         self.work.mkdir(parents=True, exist_ok=True)
@@ -280,6 +290,16 @@ class PaymentsValidator(Validator):
             "amount",
             "non_positive_amount",
             "the amount must be more than zero",
+            raw["amount"],
+        )
+
+        implausible = self.caps.above(kinds, kind_index, c["period"], amount)
+        problems.add(
+            implausible,
+            "amount",
+            "implausible_amount",
+            "above the plausible amount of one payment row for its payment type and month "
+            f"(rules {P}amount_cap_<payment_type>)",
             raw["amount"],
         )
 
@@ -449,6 +469,20 @@ def import_payments(
     return Importer(engine, lake, PaymentsValidator(), today=today).import_file(path, progress)
 
 
+def retry_payments(
+    engine: Engine,
+    lake: FactsLake,
+    import_id: int,
+    *,
+    today: dt.date | None = None,
+    progress: Progress | None = None,
+) -> RetryResult:
+    """Process again the rows of a payments import still open in the quarantine (after the
+    missing person was registered, say), as one transaction; see :meth:`Importer.retry`."""
+    importer = Importer(engine, lake, PaymentsValidator(), today=today)
+    return importer.retry(import_id, progress)
+
+
 def persons_of_import(engine: Engine, lake: FactsLake, import_id: int) -> pa.Array:
     """The distinct IINs of the persons whose payments an import accepted (sorted).
 
@@ -461,6 +495,7 @@ def persons_of_import(engine: Engine, lake: FactsLake, import_id: int) -> pa.Arr
         raise InputError(
             f"is an import of {record.kind.value}, not payments", where=f"import {import_id}"
         )
+    settle_lake(lake, engine)  # the import's files are all in place
     files = [str(lake.root / name) for name in record.lake_files if name.startswith("payments/")]
     if not files:
         return pa.array([], pa.string())

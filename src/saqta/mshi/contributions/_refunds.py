@@ -29,8 +29,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from saqta.core.errors import InputError
+from saqta.core.faults import crash_point
 from saqta.core.money import round_tiyn, to_money
-from saqta.mshi.intake import lake_commits
+from saqta.mshi.intake import recover_lake, settle_lake
 from saqta.mshi.models import Refund, RefundEvent, RefundStatus
 from saqta.mshi.schema import PAYMENT_OUTFLOWS
 from saqta.store.db import session_scope
@@ -66,6 +67,7 @@ def _actor(by: str) -> str:
 
 def find_payment(lake: FactsLake, reference: str) -> dict[str, object]:
     """The accepted payment with this reference; :class:`InputError` if there is none."""
+    settle_lake(lake)
     if "payments" not in lake.datasets():
         raise InputError(
             "no payment with this reference was accepted", where=f"payment {reference!r}"
@@ -138,6 +140,7 @@ def request_refund(
     value = round_tiyn(value)  # 40 -> 40.00
     if not reason or not reason.strip():
         raise InputError("say why the amount was paid wrongly", where="refund reason")
+    settle_lake(lake, engine)
     payment = find_payment(lake, reference)
     paid = payment["amount"]
     assert isinstance(paid, Decimal)
@@ -252,7 +255,7 @@ def pay_refund(
     by = _actor(by)
     day = paid_on or dt.date.today()
     with lake.lock():
-        lake.recover(lake_commits(engine))
+        recover_lake(lake, engine)
         with session_scope(engine) as session:
             refund = _load(session, refund_id)
             if RefundStatus.PAID not in TRANSITIONS[refund.status]:
@@ -289,6 +292,7 @@ def pay_refund(
                     lake_transaction=transaction.id,
                     details={"paid_on": day.isoformat()},
                 )
+            crash_point("refund.committed")
         except BaseException:
             transaction.abort()
             raise

@@ -12,7 +12,8 @@ with the register of persons (lake dataset ``persons``), into a folder of flat a
 - ``status.npy``: a ``persons × months`` matrix of *profile* numbers (``uint16`` or
   ``uint32``), 0 meaning "no status row for this person and month";
 - ``profiles.arrow``: the distinct status answers (entitled, basis, category, payment type,
-  paid months, last paid period, valid-until, what would change it, run) in Arrow IPC format.
+  paid months, last paid period, valid-until, day of the month entitled from, the change code
+  and its parameters, run) in Arrow IPC format.
   Most person-months share one of a few thousand profiles, so the matrix holds a small number
   per person-month instead of the row itself;
 - ``meta.json``: what the index was built from (status runs and their rule-set and code
@@ -20,6 +21,9 @@ with the register of persons (lake dataset ``persons``), into a folder of flat a
 
 An index is built in a temporary folder and moved into place whole; the file ``CURRENT`` in the
 index root names the newest one, so a server that opens the index never sees a half-built one.
+Only the newest builds are kept (``SAQTA_ELIGIBILITY_INDEX_KEEP``, default 3); the one
+``CURRENT`` names is never deleted. An index is built only from status months whose runs
+finished successfully: a month written by a run that failed or is still going is refused.
 
 How an answer is decided (:meth:`EligibilityIndex.check`), in this order:
 
@@ -31,7 +35,14 @@ How an answer is decided (:meth:`EligibilityIndex.check`), in this order:
 4. a person who died before the date is not insured (basis ``deceased``);
 5. a known person with no status row for the month is not insured (basis ``no_status``);
 6. otherwise the month's status row decides; an entitled row whose ``valid_until`` is before
-   the date (entitlement ending within the month) answers not insured from the day after.
+   the date (entitlement ending within the month: a category's end, death) answers not insured
+   from the day after, and one whose status starts later in the month (``valid_from_day``:
+   birth, a category's ``valid_from``, a prepayment's day of payment) answers not insured
+   before that day.
+
+The rows and the index hold codes and parameters, never sentences: the reason and what would
+change the answer are rendered in the asked locale (Kazakh, Russian, English) from the message
+catalogues (:mod:`saqta.core.i18n`, :mod:`saqta.mshi.status`), once per profile and locale.
 """
 
 from __future__ import annotations
@@ -57,9 +68,12 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from saqta.core.errors import InputError, Problem, StoreError
+from saqta.core.i18n import DEFAULT_LOCALE, N_, translations
 from saqta.core.iin import iin_problem
 from saqta.core.periods import Month
 from saqta.core.version import code_version
+from saqta.mshi.intake import settle_lake
+from saqta.mshi.status import ChangeCode, change_text, reason_text
 
 __all__ = [
     "INDEX_FORMAT",
@@ -73,7 +87,7 @@ __all__ = [
     "open_index",
 ]
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 """Version of the on-disk layout; an index of another format is refused on opening."""
 
 NO_DATE = np.iinfo(np.int32).min
@@ -82,6 +96,7 @@ NO_DATE = np.iinfo(np.int32).min
 _EPOCH = dt.date(1970, 1, 1)
 _EPOCH_ORDINAL = _EPOCH.toordinal()
 _MONTH_FOLDER = re.compile(r"month=(\d{4})-(\d{2})-01")
+_BUILD_FOLDER = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
 _STATUS_COLUMNS = (
     "iin",
     "entitled",
@@ -91,10 +106,15 @@ _STATUS_COLUMNS = (
     "paid_months",
     "last_paid_period",
     "valid_until",
-    "change",
+    "valid_from_day",
+    "change_code",
+    "change_date",
+    "change_month",
+    "change_count",
+    "offer_months",
     "run_id",
 )
-_TEXT_COLUMNS = ("basis", "category", "payment_type", "change")
+_TEXT_COLUMNS = ("basis", "category", "payment_type")
 _PROFILE_SCHEMA = pa.schema(
     [
         ("entitled", pa.bool_()),
@@ -104,7 +124,12 @@ _PROFILE_SCHEMA = pa.schema(
         ("paid_months", pa.int16()),
         ("last_paid_period", pa.date32()),
         ("valid_until", pa.date32()),
-        ("change", pa.string()),
+        ("valid_from_dom", pa.int8()),  # day of the month entitled from (null: not entitled)
+        ("change_code", pa.int16()),
+        ("change_date", pa.date32()),
+        ("change_month", pa.date32()),
+        ("change_count", pa.int16()),
+        ("offer_months", pa.int16()),
         ("run_id", pa.int64()),
     ]
 )
@@ -151,9 +176,27 @@ class EligibilityInputError(InputError):
         self.reason = reason
 
 
+_INSURED = N_("insured")
+_NOT_INSURED = N_("not insured")
+_WOULD_CHANGE = N_("what would change it: {change}")
+_UNKNOWN = N_("the IIN is not in the register")
+_DIED_ON = N_("the person died on {date}")
+_NO_STATUS = N_("no status has been computed for this person for {month}")
+_NO_STATUS_CHANGE = N_("a status run that includes the person for this month")
+_ENDED = N_("entitlement ended on {date} ({reason})")
+_NOT_YET = N_("entitlement begins on {date} ({reason})")
+
+
 @dataclass(frozen=True)
 class Eligibility:
-    """The answer for one person on one day, with the reason and what would change it."""
+    """The answer for one person on one day: codes and parameters, and the reason and what
+    would change it in words of ``locale``.
+
+    ``reason_code`` is the basis of the month's row (``state_category``, ``contributions``,
+    ``prepayment``, ``none``, ``deceased``), or what the day itself decided: ``unknown_person``,
+    ``died`` (the day is after the death date), ``no_status``, ``ended`` (after ``valid_until``
+    within the month) or ``not_yet`` (before ``valid_from``, the day status starts in the
+    month: birth, a category's start, a prepayment's day of payment)."""
 
     iin: str
     on: dt.date
@@ -168,10 +211,25 @@ class Eligibility:
     death_date: dt.date | None = None
     run_id: int | None = None
     reason: str = ""
+    reason_code: str = ""
+    change_code: str | None = None
+    valid_from: dt.date | None = None
+    locale: str = DEFAULT_LOCALE
 
     @property
     def insured(self) -> bool:
         return self.outcome is Outcome.INSURED
+
+    @property
+    def verdict(self) -> str:
+        """Insured or not, in words of the answer's locale."""
+        return translations(self.locale).gettext(_INSURED if self.insured else _NOT_INSURED)
+
+    def change_sentence(self) -> str | None:
+        """"What would change it: ...", in words of the answer's locale."""
+        if not self.change:
+            return None
+        return translations(self.locale).gettext(_WOULD_CHANGE).format(change=self.change)
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready dict: dates as ISO text, months as ``YYYY-MM``."""
@@ -182,6 +240,7 @@ class Eligibility:
             "outcome": self.outcome.value,
             "insured": self.insured,
             "reason": self.reason,
+            "reason_code": self.reason_code,
             "basis": self.basis,
             "category": self.category,
             "payment_type": self.payment_type,
@@ -189,38 +248,14 @@ class Eligibility:
             "last_paid_period": (
                 f"{self.last_paid_period:%Y-%m}" if self.last_paid_period else None
             ),
+            "valid_from": self.valid_from.isoformat() if self.valid_from else None,
             "valid_until": self.valid_until.isoformat() if self.valid_until else None,
             "change": self.change,
+            "change_code": self.change_code,
             "death_date": self.death_date.isoformat() if self.death_date else None,
             "run_id": self.run_id,
+            "lang": self.locale,
         }
-
-
-def _reason(
-    entitled: bool,
-    basis: str | None,
-    category: str | None,
-    payment_type: str | None,
-    paid_months: int | None,
-    last_paid: dt.date | None,
-) -> str:
-    """The reason of a status row, in words."""
-    if basis == "state_category":
-        return f"the state pays for the person as a preferential category ({category or '?'})"
-    if basis == "contributions":
-        paid = f"{paid_months} paid month(s) in the look-back window" if paid_months else "paid"
-        last = f", last paid period {last_paid:%Y-%m}" if last_paid else ""
-        payer = payment_type or "unknown payer type"
-        verdict = "" if entitled else "not enough: "
-        return f"{verdict}contributions by {payer}: {paid}{last}"
-    if basis == "prepayment":
-        return "a self-payer's 12-month prepayment"
-    if basis == "deceased":
-        return "the person died before this month"
-    if basis == "none":
-        last = f" (last paid period {last_paid:%Y-%m})" if last_paid else ""
-        return "no preferential category and not enough paid months in the look-back window" + last
-    return f"status basis {basis!r}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -393,16 +428,62 @@ class _Dictionary:
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
+def _small(column: pa.ChunkedArray, bits: int, name: str, where: str) -> np.ndarray:
+    """A small non-negative integer column as ``int64``, null as 0 and a value as value + 1."""
+    values = np.asarray(pc.fill_null(pc.cast(column, pa.int64()), -1).to_numpy(), dtype=np.int64)
+    if values.size and (values.min() < -1 or values.max() + 1 >= 1 << bits):
+        raise StoreError(f"{name} out of range 0-{(1 << bits) - 2}", where=where)
+    return values + 1
+
+
+def _per_distinct(
+    column: pa.ChunkedArray, convert: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """``convert`` (day numbers → ``int64``, :data:`NO_DATE` → 0) applied to the few distinct
+    days of a date column only, then spread to its rows."""
+    encoded = pc.dictionary_encode(pc.cast(column, pa.int32()).combine_chunks())
+    distinct = np.asarray(pc.fill_null(encoded.dictionary, int(NO_DATE)).to_numpy(), np.int32)
+    values = np.append(convert(distinct), 0)  # the last entry for nulls
+    indices = pc.fill_null(encoded.indices.cast(pa.int32()), len(distinct))
+    result: np.ndarray = values[np.asarray(indices.to_numpy())]
+    return result
+
+
+def _month_number_of(days: np.ndarray) -> np.ndarray:
+    months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return np.where(days == NO_DATE, 0, months + 1970 * 12 + 1)
+
+
+def _day_of_month_of(days: np.ndarray) -> np.ndarray:
+    starts = days.astype("datetime64[D]").astype("datetime64[M]").astype("datetime64[D]")
+    return np.where(days == NO_DATE, 0, days - starts.astype(np.int64) + 1).astype(np.int64)
+
+
+def _month_numbers(column: pa.ChunkedArray) -> np.ndarray:
+    """A date column as month index + 1 (``year * 12 + month - 1 + 1``), null as 0: 17 bits."""
+    return _per_distinct(column, _month_number_of)
+
+
+def _day_of_month(column: pa.ChunkedArray) -> np.ndarray:
+    """A date column as its day of the month (1-31), null as 0: 5 bits."""
+    return _per_distinct(column, _day_of_month_of)
+
+
+def _ordinals(column: pa.ChunkedArray) -> np.ndarray:
+    """A date column as ``int64`` day ordinals (0001-01-01 is 1), null as 0: 22 bits."""
+    return _per_distinct(
+        column,
+        lambda days: np.where(days == NO_DATE, 0, days.astype(np.int64) + _EPOCH_ORDINAL),
+    )
+
+
 class _ProfileTable:
     """The distinct status answers seen while building, numbered from 1."""
 
     def __init__(self) -> None:
         self.text = {name: _Dictionary() for name in ("basis", "category", "payment_type")}
-        self.change = _Dictionary()
         self.runs: list[int] = []
         self.run_codes: dict[int, int] = {}
-        self.key_a: list[np.ndarray] = []
-        self.key_b: list[np.ndarray] = []
         self.number: dict[tuple[int, int, int], int] = {}
 
     def _run_code(self, run_ids: np.ndarray) -> np.ndarray:
@@ -430,11 +511,17 @@ class _ProfileTable:
             raise StoreError("paid_months out of range 0-65534", where=where)
         last_paid = _days(table.column("last_paid_period")).astype(np.int64)
         valid = _days(table.column("valid_until")).astype(np.int64)
-        change = self.change.encode(table.column("change"))
+        dom = _day_of_month(table.column("valid_from_day"))
+        code = _small(table.column("change_code"), 5, "change_code", where)
+        offer = _small(table.column("offer_months"), 7, "offer_months", where)
+        count = _small(table.column("change_count"), 7, "change_count", where)
+        change_month = _month_numbers(table.column("change_month"))
+        change_date = _ordinals(table.column("change_date"))
         run_ids = np.asarray(pc.fill_null(table.column("run_id"), -1).to_numpy(), dtype=np.int64)
         runs = self._run_code(run_ids)
-        # Two exact 64-bit keys per row: (entitled, basis, category, payer, paid months, run)
-        # and (last paid period, valid until, change): both fit without loss.
+        # Three exact 64-bit keys per row: (entitled, basis, category, payer, paid months, run),
+        # (last paid period, valid until) and (change code, offer, count, day entitled from,
+        # change month, change date): each fits without loss.
         key_a = (
             entitled.astype(np.int64)
             | (basis << 1)
@@ -447,19 +534,27 @@ class _ProfileTable:
             ((last_paid - int(NO_DATE)) & 0xFFFFFFFF)
             | (((valid - int(NO_DATE)) & 0xFFFFFFFF) << 32)
         ).astype(np.uint64)
-        # Hash the pair to one 64-bit value, number the distinct hashes with Arrow's hash
-        # table, then check that no two different pairs share a hash.
+        key_c = (
+            code
+            | (offer << 5)
+            | (count << 12)
+            | (dom << 19)
+            | (change_month << 24)
+            | (change_date << 41)
+        ).astype(np.uint64)
+        # Hash the keys to one 64-bit value, number the distinct hashes with Arrow's hash
+        # table, then check that no two different triples share a hash.
         with np.errstate(over="ignore"):
-            hashed = _mix(key_a ^ _mix(key_b ^ _mix(change.astype(np.uint64))))
+            hashed = _mix(key_a ^ _mix(key_b ^ _mix(key_c)))
         encoded = pc.dictionary_encode(pa.array(hashed))
         local = np.asarray(encoded.indices.to_numpy(), dtype=np.int64)
         first = np.empty(len(encoded.dictionary), dtype=np.int64)
         first[local] = np.arange(len(local))  # any row of each hash will do: checked below
-        exact_a, exact_b, exact_c = key_a[first], key_b[first], change[first]
+        exact_a, exact_b, exact_c = key_a[first], key_b[first], key_c[first]
         if not (
             np.array_equal(exact_a[local], key_a)
             and np.array_equal(exact_b[local], key_b)
-            and np.array_equal(exact_c[local], change)
+            and np.array_equal(exact_c[local], key_c)
         ):
             raise StoreError("profile hash collision: rebuild with another seed", where=where)
         lookup = np.empty(len(first), dtype=np.int64)
@@ -475,36 +570,43 @@ class _ProfileTable:
     def to_arrow(self) -> pa.Table:
         """Profile 0 ("no status row") then every profile in number order."""
         count = len(self.number) + 1
-        entitled = [False] * count
-        basis: list[str | None] = [None] * count
-        category: list[str | None] = [None] * count
-        payment: list[str | None] = [None] * count
-        paid: list[int | None] = [None] * count
-        last_paid: list[dt.date | None] = [None] * count
-        valid: list[dt.date | None] = [None] * count
-        change: list[str | None] = [None] * count
-        run: list[int | None] = [None] * count
+        columns: dict[str, list[Any]] = {name: [None] * count for name in _PROFILE_SCHEMA.names}
+        columns["entitled"] = [False] * count
 
         def day(value: int) -> dt.date | None:
             days = value + int(NO_DATE)
             return None if days == int(NO_DATE) else _EPOCH + dt.timedelta(days=days)
 
-        for (key_a, key_b, change_code), number in self.number.items():
-            entitled[number] = bool(key_a & 1)
-            basis[number] = self.text["basis"].values[(key_a >> 1) & 0x7F]
-            category[number] = self.text["category"].values[(key_a >> 8) & 0x7F]
-            payment[number] = self.text["payment_type"].values[(key_a >> 15) & 0x7F]
+        def small(value: int) -> int | None:
+            return None if value == 0 else value - 1
+
+        for (key_a, key_b, key_c), number in self.number.items():
+            columns["entitled"][number] = bool(key_a & 1)
+            columns["basis"][number] = self.text["basis"].values[(key_a >> 1) & 0x7F]
+            columns["category"][number] = self.text["category"].values[(key_a >> 8) & 0x7F]
+            columns["payment_type"][number] = self.text["payment_type"].values[
+                (key_a >> 15) & 0x7F
+            ]
             months = ((key_a >> 22) & 0xFFFF) - 1
-            paid[number] = None if months < 0 else months
+            columns["paid_months"][number] = None if months < 0 else months
             run_id = self.runs[key_a >> 38]
-            run[number] = None if run_id == -1 else run_id
-            last_paid[number] = day(key_b & 0xFFFFFFFF)
-            valid[number] = day(key_b >> 32)
-            change[number] = self.change.values[change_code]
-        return pa.table(
-            [entitled, basis, category, payment, paid, last_paid, valid, change, run],
-            schema=_PROFILE_SCHEMA,
-        )
+            columns["run_id"][number] = None if run_id == -1 else run_id
+            columns["last_paid_period"][number] = day(key_b & 0xFFFFFFFF)
+            columns["valid_until"][number] = day(key_b >> 32)
+            columns["change_code"][number] = small(key_c & 0x1F)
+            columns["offer_months"][number] = small((key_c >> 5) & 0x7F)
+            columns["change_count"][number] = small((key_c >> 12) & 0x7F)
+            dom = (key_c >> 19) & 0x1F
+            columns["valid_from_dom"][number] = dom or None
+            month_number = (key_c >> 24) & 0x1FFFF
+            columns["change_month"][number] = (
+                dt.date((month_number - 1) // 12, (month_number - 1) % 12 + 1, 1)
+                if month_number
+                else None
+            )
+            ordinal = key_c >> 41
+            columns["change_date"][number] = dt.date.fromordinal(ordinal) if ordinal else None
+        return pa.table(columns, schema=_PROFILE_SCHEMA)
 
 
 def _run_provenance(run_ids: Iterable[int], engine: Any | None) -> list[dict[str, Any]]:
@@ -544,12 +646,88 @@ def _run_provenance(run_ids: Iterable[int], engine: Any | None) -> list[dict[str
     return runs
 
 
+def _file_runs(path: Path) -> set[int]:
+    """The status run ids in one status file (from the row groups' statistics when each holds
+    one run, else from the column)."""
+    metadata = pq.ParquetFile(path).metadata
+    names = metadata.schema.names
+    if "run_id" not in names:
+        return set()
+    column = names.index("run_id")
+    found: set[int] = set()
+    for group in range(metadata.num_row_groups):
+        stats = metadata.row_group(group).column(column).statistics
+        if stats is None or not stats.has_min_max or stats.min != stats.max:
+            values = pq.read_table(path, columns=["run_id"]).column("run_id")
+            return {int(v) for v in pc.unique(values).to_pylist() if v is not None}
+        found.add(int(stats.min))
+    return found
+
+
+def _check_finished(lake: Path, months: list[tuple[Month, list[Path]]], engine: Any | None) -> None:
+    """Refuse status months written by a run that failed or has not finished."""
+    from saqta.store.lake import FactsLake
+
+    going = FactsLake(lake).interrupted_runs()
+    if going:
+        raise StoreError(
+            f"status run {', '.join(map(str, going))} has not finished: build the index when "
+            "it has (a run that was killed is recorded as failed by the next command)",
+            where=f"facts lake {lake}",
+        )
+    if engine is None:
+        return
+    by_run: dict[int, list[str]] = {}
+    for month, files in months:
+        for path in files:
+            for run_id in _file_runs(path):
+                by_run.setdefault(run_id, []).append(str(month))
+    problems = []
+    for entry in _run_provenance(by_run, engine):
+        status = entry.get("status")
+        if entry.get("recorded") and status != "succeeded":
+            shown = sorted(set(by_run[entry["run_id"]]))
+            problems.append(
+                Problem(
+                    f"status of {', '.join(shown)}",
+                    f"written by run {entry['run_id']}, which "
+                    + ("failed" if status == "failed" else "has not finished")
+                    + ": compute these months again with `saqta insured compute`",
+                )
+            )
+    if problems:
+        raise StoreError(problems)
+
+
+def _prune(root: Path, keep: int) -> list[str]:
+    """Delete all but the ``keep`` newest builds in ``root``, never the one ``CURRENT`` names;
+    return the names deleted."""
+    pointer = root / "CURRENT"
+    current = pointer.read_text().strip() if pointer.is_file() else None
+    builds = sorted(
+        (
+            entry
+            for entry in root.iterdir()
+            if entry.is_dir() and _BUILD_FOLDER.fullmatch(entry.name)
+        ),
+        key=lambda entry: (entry.name[:16], entry.stat().st_mtime_ns),
+    )
+    deleted = []
+    for entry in builds[: max(0, len(builds) - keep)]:
+        if entry.name == current:
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        deleted.append(entry.name)
+    return deleted
+
+
 def build_index(
     lake_root: Path | str,
     out: Path | str | None = None,
     *,
     engine: Any | None = None,
     on_month: Callable[[int, int], None] | None = None,
+    keep_builds: int | None = None,
 ) -> IndexInfo:
     """Build the eligibility index of a lake and make it the current one; return its info.
 
@@ -562,11 +740,22 @@ def build_index(
     Rows of several runs for the same person and month: the highest ``run_id`` wins (a later,
     incremental run corrects an earlier one); the others are counted as superseded. Status rows
     of an IIN that is not in the register are not indexed and are counted. Raises
-    :class:`StoreError` when the register is empty, no status was computed, or a file is
-    unreadable or holds a malformed IIN.
+    :class:`StoreError` when the register is empty, no status was computed, a status run is
+    still going, a month was written by a run that failed or never finished (checked in the
+    system of record when ``engine`` is given), or a file is unreadable or holds a malformed
+    IIN.
+
+    The lake is settled first (see :func:`saqta.mshi.intake.settle_lake`). After the switch,
+    builds beyond the ``keep_builds`` newest (default: the setting ``eligibility_index_keep``) are
+    deleted, never the current one.
     """
+    from saqta.core.settings import get_settings
+
     started = time.perf_counter()
-    lake = Path(lake_root).expanduser().resolve()
+    kept = keep_builds if keep_builds is not None else get_settings().eligibility_index_keep
+    if kept < 1:
+        raise InputError("at least one index build must be kept", where=f"keep_builds {kept}")
+    lake = settle_lake(Path(lake_root).expanduser().resolve(), engine).root
     root = Path(out).expanduser().resolve() if out is not None else default_index_root(lake)
     months = _status_months(lake)
     if not months:
@@ -575,6 +764,7 @@ def build_index(
             "(expected derived/status/month=YYYY-MM-01/*.parquet)",
             where=f"facts lake {lake}",
         )
+    _check_finished(lake, months, engine)
     keys, death, duplicates = _load_persons(lake)
     matrix = np.zeros((len(keys), len(months)), dtype=np.uint32)
     profiles = _ProfileTable()
@@ -679,6 +869,7 @@ def build_index(
             os.replace(pointer, root / "CURRENT")
         finally:
             shutil.rmtree(temp, ignore_errors=True)
+        _prune(root, kept)
     except OSError as exc:
         raise StoreError(f"cannot write the index: {exc.strerror or exc}", where=str(root)) from exc
     return info
@@ -739,8 +930,9 @@ class EligibilityIndex:
         self._column = {(m.year, m.month): j for j, m in enumerate(self.months)}
         columns = [profiles.column(name).to_pylist() for name in _PROFILE_SCHEMA.names]
         self._profiles: list[tuple[Any, ...]] = list(zip(*columns, strict=True))
-        self._reasons = [
-            _reason(p[0], p[1], p[2], p[3], p[4], p[5]) if number else ""
+        self._words: dict[tuple[str, int], tuple[str, str | None]] = {}
+        self._change_labels = [
+            ChangeCode(p[8]).label if number and p[8] is not None else None
             for number, p in enumerate(self._profiles)
         ]
         self._size = len(self.keys)
@@ -763,12 +955,43 @@ class EligibilityIndex:
             return row
         return None
 
-    def check(self, iin: str, on: dt.date | str) -> Eligibility:
+    def _texts(self, locale: str, number: int) -> tuple[str, str | None]:
+        """The reason and the change of a profile in ``locale`` (rendered once, then kept)."""
+        key = (locale, number)
+        found = self._words.get(key)
+        if found is None:
+            profile = self._profiles[number]
+            entitled, basis, category, payer, paid, last_paid = profile[:6]
+            code, change_date, change_month, count, offer = profile[8:13]
+            reason = reason_text(
+                locale,
+                entitled=entitled,
+                basis=basis,
+                category=category,
+                payment_type=payer,
+                paid_months=paid,
+                last_paid_period=last_paid,
+            )
+            change = change_text(
+                locale,
+                code,
+                category=category,
+                date=change_date,
+                month=change_month,
+                count=count,
+                offer_months=offer,
+            )
+            found = self._words[key] = (reason, change)
+        return found
+
+    def check(self, iin: str, on: dt.date | str, locale: str = DEFAULT_LOCALE) -> Eligibility:
         """Is the person with this IIN insured on ``on``? See the module docstring for the rules.
 
-        ``on`` is a date or ISO text ``YYYY-MM-DD``. Raises :class:`EligibilityInputError` for an
-        invalid IIN, a bad date or a month the index does not hold.
+        ``on`` is a date or ISO text ``YYYY-MM-DD``; the words are in ``locale`` (``kk``, ``ru``
+        or ``en``). Raises :class:`EligibilityInputError` for an invalid IIN, a bad date or a
+        month the index does not hold.
         """
+        t = translations(locale)  # refuses an unknown locale; cached
         text = iin.strip() if isinstance(iin, str) else str(iin)
         problem = iin_problem(text)
         if problem is not None:
@@ -790,7 +1013,12 @@ class EligibilityIndex:
         row = self.position(text)
         if row is None:
             return Eligibility(
-                text, day, Outcome.UNKNOWN_PERSON, reason="the IIN is not in the register"
+                text,
+                day,
+                Outcome.UNKNOWN_PERSON,
+                reason=t.gettext(_UNKNOWN),
+                reason_code="unknown_person",
+                locale=locale,
             )
         death_days = int(self.death[row])
         death = None if death_days == NO_DATE else _EPOCH + dt.timedelta(days=death_days)
@@ -802,7 +1030,9 @@ class EligibilityIndex:
                 Outcome.NOT_INSURED,
                 basis="deceased",
                 death_date=death,
-                reason=f"the person died on {death.isoformat()}",
+                reason=t.gettext(_DIED_ON).format(date=death.isoformat()),
+                reason_code="died",
+                locale=locale,
             )
         if number == 0:
             return Eligibility(
@@ -811,17 +1041,39 @@ class EligibilityIndex:
                 Outcome.NOT_INSURED,
                 basis="no_status",
                 death_date=death,
-                reason=f"no status has been computed for this person for {day:%Y-%m}",
-                change="a status run that includes the person for this month",
+                reason=t.gettext(_NO_STATUS).format(month=f"{day:%Y-%m}"),
+                reason_code="no_status",
+                change=t.gettext(_NO_STATUS_CHANGE),
+                locale=locale,
             )
-        entitled, basis, category, payer, paid, last_paid, valid, change, run = self._profiles[
-            number
-        ]
-        reason = self._reasons[number]
+        profile = self._profiles[number]
+        entitled, basis, category, payer, paid, last_paid, valid, dom = profile[:8]
+        words = self._words.get((locale, number))
+        reason, change = words if words is not None else self._texts(locale, number)
+        reason_code = basis
         outcome = Outcome.INSURED if entitled else Outcome.NOT_INSURED
+        valid_from = None
+        if entitled and dom:
+            valid_from = day.replace(day=dom) if dom != day.day else day
         if entitled and valid is not None and day > valid:
             outcome = Outcome.NOT_INSURED
-            reason = f"entitlement ended on {valid.isoformat()} ({reason})"
+            reason = t.gettext(_ENDED).format(date=valid.isoformat(), reason=reason)
+            reason_code = "ended"
+        elif valid_from is not None and day < valid_from:
+            outcome = Outcome.NOT_INSURED
+            reason = t.gettext(_NOT_YET).format(date=valid_from.isoformat(), reason=reason)
+            reason_code = "not_yet"
+        elif valid_from is not None and valid_from.day > 1:
+            reason = reason_text(
+                locale,
+                entitled=True,
+                basis=basis,
+                category=category,
+                payment_type=payer,
+                paid_months=paid,
+                last_paid_period=last_paid,
+                valid_from_day=valid_from,
+            )
         return Eligibility(
             text,
             day,
@@ -834,8 +1086,12 @@ class EligibilityIndex:
             valid_until=valid,
             change=change,
             death_date=death,
-            run_id=run,
+            run_id=profile[-1],
             reason=reason,
+            reason_code=reason_code,
+            change_code=self._change_labels[number],
+            valid_from=valid_from,
+            locale=locale,
         )
 
 

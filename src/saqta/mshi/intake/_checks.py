@@ -5,8 +5,9 @@ million payments is checked in a few dozen array operations. A check gives a boo
 rows that fail it; :class:`Problems` collects, per batch, every failing row with the field, a
 reason code and a message, and turns them into quarantine entries.
 
-Identification numbers (IIN of a person, BIN of a legal entity) are checked as in
-:mod:`saqta.core.iin`: 12 digits; for an IIN, the 7th digit a century/sex code 1-6 and the first six
+Identification numbers (IIN of a person, BIN of a legal entity) are checked with the vectorised
+forms of :mod:`saqta.core.iin` (its digit matrix, birth dates and check digits), with the reasons
+of the quarantine: 12 digits; for an IIN, the 7th digit a century/sex code 1-6 and the first six
 a real birth date not in the future; for a BIN, digits 3-4 a registration month; for both, the
 two-pass mod-11 check digit.
 """
@@ -21,10 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-W1 = np.arange(1, 12, dtype=np.int64)
-W2 = np.array([3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2], dtype=np.int64)
-_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
-_PLACEHOLDER = "000000000000"
+from saqta.core.iin import birth_dates, check_digit_ok, digit_matrix, numbers
 
 
 def to_numpy_bool(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -33,57 +31,6 @@ def to_numpy_bool(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if isinstance(filled, pa.ChunkedArray):
         filled = filled.combine_chunks()
     return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def digit_matrix(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """``(ok, digits)``: rows that are exactly 12 ASCII digits, and an (n, 12) digit matrix
-    (rows that are not hold zeros)."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    ok = to_numpy_bool(pc.match_substring_regex(values, r"^[0-9]{12}$"))
-    clean = pc.if_else(pa.array(ok), values, pa.scalar(_PLACEHOLDER, pa.string()))
-    if isinstance(clean, pa.ChunkedArray):
-        clean = clean.combine_chunks()
-    clean = clean.cast(pa.string())
-    offsets = np.frombuffer(clean.buffers()[1], dtype=np.int32)
-    start = int(offsets[clean.offset])
-    n = len(clean)
-    data = np.frombuffer(clean.buffers()[2], dtype=np.uint8)[start : start + 12 * n]
-    digits = data.reshape(n, 12).astype(np.int64) - ord("0")
-    return ok, digits
-
-
-def check_digit_ok(digits: np.ndarray) -> np.ndarray:
-    """Rows of an (n, 12) digit matrix whose last digit is the two-pass mod-11 check digit."""
-    first = (digits[:, :11] @ W1) % 11
-    second = (digits[:, :11] @ W2) % 11
-    expected = np.where(first != 10, first, second)
-    return np.asarray((expected != 10) & (expected == digits[:, 11]), dtype=bool)
-
-
-def iin_birth_dates(digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(ok, days)``: rows whose first seven digits encode a real birth date, and that date as
-    days since 1970-01-01."""
-    century_digit = digits[:, 6]
-    century_ok = (century_digit >= 1) & (century_digit <= 6)
-    year = 1800 + 100 * ((century_digit - 1) // 2) + digits[:, 0] * 10 + digits[:, 1]
-    month = digits[:, 2] * 10 + digits[:, 3]
-    day = digits[:, 4] * 10 + digits[:, 5]
-    month_ok = (month >= 1) & (month <= 12)
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    last = _DAYS_IN_MONTH[np.clip(month - 1, 0, 11)] + ((month == 2) & leap)
-    ok = century_ok & month_ok & (day >= 1) & (day <= last)
-    safe_year = np.where(ok, year, 1970)
-    safe_month = np.where(ok, month, 1)
-    safe_day = np.where(ok, day, 1)
-    months = (safe_year - 1970) * 12 + (safe_month - 1)
-    first_days = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    return ok, first_days + safe_day - 1
-
-
-def iin_sex(digits: np.ndarray) -> np.ndarray:
-    """'M' or 'F' from the century/sex digit (odd = male)."""
-    return np.where(digits[:, 6] % 2 == 1, "M", "F")
 
 
 @dataclass(frozen=True)
@@ -125,7 +72,7 @@ def distinct(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
 def check_iins(values: pa.Array, today: dt.date) -> IdCheck:
     """Check a column of IINs; each invalid row fails exactly one check (the first)."""
     shape_ok, digits = digit_matrix(values)
-    date_ok, birth = iin_birth_dates(digits)
+    date_ok, birth = birth_dates(digits)
     date_ok &= shape_ok
     today_days = (np.datetime64(today, "D") - np.datetime64("1970-01-01", "D")).astype(np.int64)
     future = date_ok & (birth > today_days)
@@ -142,7 +89,7 @@ def check_iins(values: pa.Array, today: dt.date) -> IdCheck:
             (bad_checksum, "iin_checksum", "the check digit (12th) does not match"),
         ],
         digits=digits,
-        numbers=iin_numbers(digits),
+        numbers=numbers(digits),
     )
 
 
@@ -177,12 +124,6 @@ def check_distinct(
     """``check`` run once per distinct value of the column, spread back over its rows."""
     dictionary, indices = distinct(values)
     return check(dictionary.cast(pa.string()), today).expand(indices)
-
-
-def iin_numbers(digits: np.ndarray) -> np.ndarray:
-    """12-digit numbers as int64 (exact: 12 digits fit), for sorted-array lookups."""
-    powers = 10 ** np.arange(11, -1, -1, dtype=np.int64)
-    return np.asarray(digits @ powers, dtype=np.int64)
 
 
 def sorted_member(needles: np.ndarray, haystack_sorted: np.ndarray) -> np.ndarray:

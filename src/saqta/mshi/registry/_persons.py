@@ -8,20 +8,30 @@ ignored):
   lake dataset ``persons``;
 - state category periods: ``iin``, ``category`` (one of
   :data:`saqta.mshi.schema.STATE_CATEGORIES`), ``valid_from``, ``valid_to`` (inclusive,
-  optional) → lake dataset ``state_categories``.
+  optional), and optionally ``source`` (the state register that reports the period) → lake
+  dataset ``state_categories``.
 
 Both follow the import discipline of :mod:`saqta.mshi.intake._files` (one file one transaction,
 SHA-256 idempotence, quarantine, reconciled counts). Each import gets the next ``loaded_seq``; a
 re-import of a changed person adds a newer row, and readers take each person's row with the
-highest ``loaded_seq``. For state categories, the periods of a person are those of the highest
-``loaded_seq`` that mentions the person (a newer file replaces a person's periods as a whole).
+highest ``loaded_seq``.
+
+**Category periods come from several state registers.** Each period has a ``source``: the
+file's ``source`` column, or the ``source`` given for the whole file (``saqta persons import
+--source``), or, when neither is given, the period's category (each category its own source).
+A file of one source gives, for each person it names, that source's whole current list of
+periods for the person: it adds, corrects or ends that source's periods, and never touches
+another source's. Readers take, per person and source, the periods of the highest
+``loaded_seq`` (the status engine and the reports: ``PARTITION BY iin, source``).
 
 Checks (reason codes): the IIN's (``iin_format``, ``iin_birth_date``, ``iin_future``,
 ``iin_checksum``); ``sex_mismatch`` and ``birth_date_mismatch`` (the IIN encodes both);
 ``unknown_sex``; ``unknown_region``; ``future_date``; ``death_before_birth``;
 ``unknown_category`` (the aliases of :data:`CATEGORY_ALIASES` are accepted and stored under
-the contract's name); ``inverted_period``; ``unknown_person`` (a category period for an IIN not in
-the register); ``duplicate_in_file``.
+the contract's name); ``inverted_period``; ``source_too_long`` (over 64 characters);
+``source_mismatch`` (a row's source differs from the one given for the whole file);
+``unknown_person`` (a category period for an IIN not in the register); ``duplicate_in_file``
+(same IIN, source, category and start). Any date field: ``impossible_date``.
 
 Each import of persons also commits a sorted segment of its IINs (as 12-digit integers) under
 ``<lake>/_index/persons/``: the payments import checks "is this person in the register" by
@@ -41,6 +51,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
 from saqta.core.errors import InputError
+from saqta.core.iin import birth_dates, sexes
 from saqta.core.reference import regions
 from saqta.mshi.intake import (
     Batch,
@@ -50,11 +61,7 @@ from saqta.mshi.intake import (
     Progress,
     Validator,
     check_iins,
-    csv_header,
-    file_format,
-    iin_birth_dates,
-    iin_numbers,
-    iin_sex,
+    column_names,
     sorted_member,
     to_numpy_bool,
 )
@@ -65,17 +72,34 @@ from saqta.store.lake import FactsLake, LakeTransaction
 __all__ = [
     "PersonsValidator",
     "StateCategoriesValidator",
+    "category_periods",
     "import_persons",
     "load_person_index",
     "register_files",
 ]
 
 PERSON_INDEX = "_index/persons"
+MAX_SOURCE = 64
 CATEGORY_ALIASES = {"other_exempt": "other", "military_conscript": "conscript"}
 """Other names of state categories, stored under the name of
 :data:`saqta.mshi.schema.STATE_CATEGORIES` (``saqta synth`` writes these)."""
 _EPOCH = np.datetime64("1970-01-01", "D")
+_SUFFIXES = (".csv", ".parquet", ".xlsx")
 _cache: dict[tuple[str, ...], np.ndarray] = {}
+
+
+def category_periods(lake: FactsLake) -> str | None:
+    """The lake's state category periods as a DuckDB relation that always has a ``source``
+    column (null in files written before periods had a source), or None when there are none.
+    Readers take, per person and source, the periods of the highest ``loaded_seq``."""
+    files = lake.files("state_categories")
+    if not files:
+        return None
+    listed = ", ".join("'" + path.as_posix().replace("'", "''") + "'" for path in files)
+    relation = f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+    if any("source" in pq.read_schema(path).names for path in reversed(files)):
+        return relation
+    return f"(SELECT *, CAST(NULL AS VARCHAR) AS source FROM {relation})"
 
 
 def load_person_index(lake: FactsLake) -> np.ndarray:
@@ -171,7 +195,7 @@ class PersonsValidator(_RegisterValidator):
             "expected M or F",
             raw["sex"],
         )
-        encoded_sex = iin_sex(iins.digits)
+        encoded_sex = sexes(iins.digits)
         mismatch = (
             iins.valid
             & sex_known
@@ -183,7 +207,7 @@ class PersonsValidator(_RegisterValidator):
 
         birth = c["birth_date"]
         birth_present = to_numpy_bool(pc.is_valid(birth))
-        _, encoded_birth = iin_birth_dates(iins.digits)
+        _, encoded_birth = birth_dates(iins.digits)
         birth_days = _days(birth)
         problems.add(
             iins.valid & birth_present & (birth_days != encoded_birth),
@@ -225,7 +249,7 @@ class PersonsValidator(_RegisterValidator):
             f"after today ({self.today})",
             raw["death_date"],
         )
-        numbers = iin_numbers(iins.digits)
+        numbers = iins.numbers
         _duplicates(batch, {"iin": iin}, iins.valid, "iin")
         self._earlier_in_file(batch, numbers, iins.valid)
         keep = ~problems.rejected
@@ -259,7 +283,16 @@ class StateCategoriesValidator(_RegisterValidator):
         FieldSpec("category", "text"),
         FieldSpec("valid_from", "date"),
         FieldSpec("valid_to", "date", required=False),
+        FieldSpec("source", "text", required=False, optional_column=True),
     )
+
+    def __init__(self, source: str | None = None) -> None:
+        super().__init__()
+        self.source = None if source is None else source.strip().lower()
+        if self.source is not None and not 0 < len(self.source) <= MAX_SOURCE:
+            raise InputError(
+                f"a source is 1 to {MAX_SOURCE} characters", where=f"source {source!r}"
+            )
 
     def start(self, importer: Importer, transaction: LakeTransaction) -> None:
         super().start(importer, transaction)
@@ -274,7 +307,7 @@ class StateCategoriesValidator(_RegisterValidator):
         iins = check_iins(iin, self.today)
         for mask, reason, message in iins.failures:
             problems.add(mask & present, "iin", reason, message, raw["iin"])
-        numbers = iin_numbers(iins.digits)
+        numbers = iins.numbers
         known = sorted_member(numbers, self.persons)
         problems.add(
             iins.valid & ~known,
@@ -303,10 +336,12 @@ class StateCategoriesValidator(_RegisterValidator):
             "valid_to is before valid_from",
             raw["valid_to"],
         )
+        source = self._sources(batch, category)
         usable = (
             iins.valid & to_numpy_bool(pc.is_valid(category)) & to_numpy_bool(pc.is_valid(start))
         )
-        _duplicates(batch, {"iin": iin, "category": category, "valid_from": start}, usable, "iin")
+        keys = {"iin": iin, "source": source, "category": category, "valid_from": start}
+        _duplicates(batch, keys, usable, "iin")
         assert self.importer.loaded_seq is not None
         return pa.table(
             {
@@ -315,14 +350,33 @@ class StateCategoriesValidator(_RegisterValidator):
                 "valid_from": start,
                 "valid_to": end,
                 "loaded_seq": pa.array(np.full(batch.size, self.importer.loaded_seq), pa.int64()),
+                "source": source,
             }
         )
 
-
-def _columns_of(path: Path) -> list[str]:
-    if file_format(path) == "parquet":
-        return list(pq.read_schema(path).names)
-    return csv_header(path)
+    def _sources(self, batch: Batch, category: pa.Array) -> pa.Array:
+        """Each row's source: its own, else the file's, else its category."""
+        given = pc.utf8_lower(batch.columns["source"])
+        given = pc.if_else(pc.equal(given, ""), pa.scalar(None, pa.string()), given)
+        present = to_numpy_bool(pc.is_valid(given))
+        batch.problems.add(
+            to_numpy_bool(pc.greater(pc.utf8_length(given), MAX_SOURCE)),
+            "source",
+            "source_too_long",
+            f"a source has at most {MAX_SOURCE} characters",
+            batch.raw["source"],
+        )
+        if self.source is None:
+            return pc.coalesce(given, category)
+        file_source = pa.scalar(self.source, pa.string())
+        batch.problems.add(
+            present & ~to_numpy_bool(pc.equal(given, file_source)),
+            "source",
+            "source_mismatch",
+            f"differs from the source given for the whole file ({self.source})",
+            batch.raw["source"],
+        )
+        return pc.coalesce(given, file_source)
 
 
 def register_files(paths: Iterable[Path | str]) -> list[tuple[Path, ImportKind]]:
@@ -335,11 +389,11 @@ def register_files(paths: Iterable[Path | str]) -> list[tuple[Path, ImportKind]]
     for item in paths:
         path = Path(item)
         if path.is_dir():
-            found = [p for p in sorted(path.rglob("*")) if p.suffix.lower() in (".csv", ".parquet")]
+            found = [p for p in sorted(path.rglob("*")) if p.suffix.lower() in _SUFFIXES]
             if (path / "persons").is_dir() or (path / "state_categories").is_dir():
                 found = [p for p in found if p.parent.name in ("persons", "state_categories")]
             if not found:
-                raise InputError("no .csv or .parquet file in this folder", where=str(path))
+                raise InputError("no .csv, .parquet or .xlsx file in this folder", where=str(path))
             files += found
         elif path.is_file():
             files.append(path)
@@ -349,7 +403,7 @@ def register_files(paths: Iterable[Path | str]) -> list[tuple[Path, ImportKind]]
         (
             path,
             ImportKind.STATE_CATEGORIES
-            if "valid_from" in _columns_of(path)
+            if "valid_from" in column_names(path)
             else ImportKind.PERSONS,
         )
         for path in files
@@ -365,14 +419,16 @@ def import_persons(
     today: dt.date | None = None,
     progress: Progress | None = None,
     on_file: Callable[[ImportResult], None] | None = None,
+    source: str | None = None,
 ) -> list[ImportResult]:
     """Import the register of persons, then the state category periods, file by file (each file
-    one transaction). Returns one result per file, in the order imported."""
+    one transaction). Returns one result per file, in the order imported. ``source``: the state
+    register of the category files that have no ``source`` column."""
     items = [paths] if isinstance(paths, str | Path) else list(paths)
     results = []
     for path, kind in register_files(items):
         validator: Validator = (
-            PersonsValidator() if kind is ImportKind.PERSONS else StateCategoriesValidator()
+            PersonsValidator() if kind is ImportKind.PERSONS else StateCategoriesValidator(source)
         )
         result = Importer(engine, lake, validator, today=today).import_file(path, progress)
         results.append(result)

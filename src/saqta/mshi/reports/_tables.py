@@ -39,8 +39,10 @@ from saqta.core.errors import InputError, StoreError
 from saqta.core.reference import regions
 from saqta.core.rules import RuleSet, load_rules
 from saqta.core.version import code_version
+from saqta.mshi.intake import settle_lake
+from saqta.mshi.registry import category_periods
 from saqta.mshi.schema import PAYMENT_OUTFLOWS, PAYMENTS, STATE_CATEGORY_PERIODS
-from saqta.store.lake import FactsLake
+from saqta.store.sql import sql_identifier, sql_literal
 
 __all__ = [
     "COVERAGE_PRIORITY",
@@ -343,14 +345,12 @@ def status_months(lake_root: Path | str) -> list[dt.date]:
     return sorted(months)
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _empty_view(connection: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema) -> None:
     empty = schema.empty_table()
     connection.register(f"__empty_{name}", empty)
-    connection.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "__empty_{name}"')
+    connection.execute(
+        f"CREATE VIEW {sql_identifier(name)} AS SELECT * FROM {sql_identifier('__empty_' + name)}"
+    )
 
 
 class _Source:
@@ -359,7 +359,7 @@ class _Source:
     def __init__(self, lake_root: Path | str, year: int) -> None:
         if not 2017 <= year <= 2100:
             raise InputError("must be between 2017 and 2100", where=f"year {year}")
-        self.lake = FactsLake(lake_root)
+        self.lake = settle_lake(lake_root)
         self.year = year
         self.first = dt.date(year, 1, 1)
         self.last = dt.date(year, 12, 31)
@@ -370,6 +370,11 @@ class _Source:
             )
         self.connection = self.lake.connect()
         have = set(self.lake.datasets())
+        periods = category_periods(self.lake)  # with a source column, even in older lakes
+        if periods is not None:
+            self.connection.execute(
+                f"CREATE OR REPLACE VIEW state_categories AS SELECT * FROM {periods}"
+            )
         for name, schema in (
             ("state_categories", STATE_CATEGORY_PERIODS),
             (
@@ -530,11 +535,15 @@ class CoverageReport:
 
 
 def _read_status(source: _Source, month: dt.date) -> tuple[StatusRun, ...]:
-    """Create the view ``status_now``: the newest run's rows of ``month``; return that run."""
+    """Create the view ``status_now``: every row of ``month``'s folder; return its runs, newest
+    first.
+
+    The status engine swaps a month's folder as a whole, so every row in it is current: an
+    incremental run keeps the rows of the persons it did not recompute, with their run's id."""
     folder = _status_root(source.lake.root) / f"month={month.isoformat()}"
     files = sorted(folder.glob("*.parquet"))
     has_month = "month" in pq.read_schema(files[0]).names
-    pattern = _sql_text(folder.as_posix() + "/*.parquet")
+    pattern = sql_literal(folder.as_posix() + "/*.parquet")
     month_column = "" if has_month else f", DATE '{month.isoformat()}' AS month"
     source.execute(
         f"CREATE TEMP VIEW status_all AS SELECT *{month_column} "
@@ -550,15 +559,11 @@ def _read_status(source: _Source, month: dt.date) -> tuple[StatusRun, ...]:
             f"status results lack the column(s) {', '.join(missing)} of the STATUS schema",
             where=f"folder {folder}",
         )
-    runs = source.execute("SELECT run_id, count(*) FROM status_all GROUP BY 1 ORDER BY 1 DESC")
-    newest = runs[0][0]
-    if newest is None:
-        source.execute("CREATE TEMP VIEW status_now AS SELECT * FROM status_all")
-    else:
-        source.execute(
-            f"CREATE TEMP VIEW status_now AS SELECT * FROM status_all WHERE run_id = {int(newest)}"
-        )
-    return (StatusRun(run_id=int(newest or 0), rows=int(runs[0][1])),)
+    source.execute("CREATE TEMP VIEW status_now AS SELECT * FROM status_all")
+    runs = source.execute(
+        "SELECT run_id, count(*) FROM status_all GROUP BY 1 ORDER BY 1 DESC NULLS LAST"
+    )
+    return tuple(StatusRun(run_id=int(run_id or 0), rows=int(rows)) for run_id, rows in runs)
 
 
 def _paid_for_sql(source: _Source) -> str:
@@ -570,7 +575,9 @@ def _paid_for_sql(source: _Source) -> str:
     first, last = source.first.isoformat(), source.last.isoformat()
     kinds = [kind for _, _, group in COVERAGE_PRIORITY for kind in group]
     sums = ",\n".join(
-        f"sum(amount) FILTER (WHERE payment_type = '{kind}') AS paid_{kind}" for kind in kinds
+        f"sum(amount) FILTER (WHERE payment_type = {sql_literal(kind)}) "
+        f"AS {sql_identifier('paid_' + kind)}"
+        for kind in kinds
     )
     cases = "\n".join(
         "WHEN " + " OR ".join(f"paid_{kind} > 0" for kind in group) + f" THEN {index}"
@@ -588,8 +595,8 @@ def _paid_for_sql(source: _Source) -> str:
             SELECT iin, CASE {cases} END AS priority FROM by_person
             UNION ALL
             SELECT DISTINCT s.iin, 1
-            FROM (SELECT iin, category, valid_from, arg_max(valid_to, loaded_seq) AS valid_to
-                  FROM state_categories GROUP BY ALL) s
+            FROM (SELECT iin, category, valid_from, valid_to FROM state_categories
+                  QUALIFY loaded_seq = max(loaded_seq) OVER (PARTITION BY iin, source)) s
             LEFT JOIN register r USING (iin)
             WHERE s.valid_from <= least(DATE '{last}', coalesce(r.death_date, DATE '{last}'))
               AND coalesce(s.valid_to, DATE '9999-12-31') >= DATE '{first}'
@@ -606,7 +613,7 @@ def coverage_report(
     """Table 2 for ``year``: persons by payer category, entitled, paid for and uninsured.
 
     Entitlement is read from the status results of the last month of the year that has them
-    (December for a closed year), the newest run there; a year without any raises
+    (December for a closed year), every row of its folder; a year without any raises
     :class:`InputError`.
     """
     rules = rules or load_rules()
@@ -877,7 +884,9 @@ def collections_report(
     with _open(lake_root, year) as source:
         pay_filter, refund_filter = _basis_filters(source, basis)
         kind_to_source = ", ".join(
-            f"('{kind}', '{key}')" for key, _, kinds in SOURCES for kind in kinds
+            f"({sql_literal(kind)}, {sql_literal(key)})"
+            for key, _, kinds in SOURCES
+            for kind in kinds
         )
         rows = source.execute(
             f"""

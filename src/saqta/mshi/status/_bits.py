@@ -32,6 +32,7 @@ from saqta.mshi.status._sql import (
     Span,
     category_columns,
     decision_sql,
+    prepayment_cte,
     prepayment_sql,
     sql_date,
 )
@@ -161,7 +162,7 @@ def setup_bits_sql(sources: BitSources, span: Span, *, one_load: bool = False) -
     ranks = list(packing.ranks)
     self_payer = PAYMENT_TYPES.index("self_payer")
     low, high = span.period_range
-    prepay_low = span.first.index - r.max_prepayment_months + 1
+    prepay_low = span.prepaid_from
     wanted = sorted(set(ranks) | ({self_payer} if r.prepayments else set()))
     keys = (
         f" AND d.iin IN (SELECT iin FROM {sources.selected_keys})" if sources.selected_keys else ""
@@ -262,7 +263,8 @@ def setup_bits_sql(sources: BitSources, span: Span, *, one_load: bool = False) -
     if sources.paid is None or not r.prepayments:
         statements.append(
             "CREATE TEMP TABLE st_prepay AS SELECT CAST(NULL AS BIGINT) AS iin, "
-            "CAST(NULL AS INTEGER) AS start_m, CAST(NULL AS INTEGER) AS end_m, "
+            "CAST(NULL AS INTEGER) AS start_m, CAST(NULL AS INTEGER) AS first_m, "
+            "CAST(NULL AS INTEGER) AS end_m, "
             "CAST(NULL AS DATE) AS payment_date WHERE 1 = 0"
         )
     else:
@@ -273,17 +275,18 @@ def setup_bits_sql(sources: BitSources, span: Span, *, one_load: bool = False) -
         statements.append(
             "CREATE TEMP TABLE st_cat AS SELECT CAST(NULL AS BIGINT) AS iin, "
             "CAST(NULL AS INTEGER) AS f, CAST(NULL AS INTEGER) AS t, "
-            "CAST(NULL AS VARCHAR) AS k WHERE 1 = 0"
+            "CAST(NULL AS VARCHAR) AS k, CAST(NULL AS DATE) AS d WHERE 1 = 0"
         )
     else:
         statements.append(
             f"""CREATE TEMP TABLE st_cat AS
             SELECT CAST(iin AS BIGINT) AS iin, {d.month_index("valid_from")} AS f,
                    coalesce({d.month_index("valid_to")}, {1 << 30}) AS t,
-                   CAST(coalesce(valid_to, DATE '9999-12-31') AS VARCHAR) || '|' || category AS k
+                   CAST(coalesce(valid_to, DATE '9999-12-31') AS VARCHAR) || '|' || category AS k,
+                   valid_from AS d
             FROM (
                 SELECT iin, category, valid_from, valid_to, loaded_seq,
-                       max(loaded_seq) OVER (PARTITION BY iin) AS latest
+                       max(loaded_seq) OVER (PARTITION BY iin, source) AS latest
                 FROM {sources.categories} {where_person}
             ) c
             WHERE loaded_seq = latest
@@ -301,13 +304,14 @@ def setup_bits_sql(sources: BitSources, span: Span, *, one_load: bool = False) -
         f"""CREATE TEMP TABLE st_all AS
         SELECT p.iin_text, p.iin, p.birth_date, p.death_date, p.birth_m, p.death_m,
                {", ".join(pick(c) for c in columns)},
-               c.cats[1].f AS f1, c.cats[1].t AS t1, c.cats[1].k AS k1,
+               c.cats[1].f AS f1, c.cats[1].t AS t1, c.cats[1].k AS k1, c.cats[1].d AS d1,
                CASE WHEN len(c.cats) > 1 THEN c.cats END AS more
         FROM st_person p
         LEFT JOIN st_mask k ON k.iin = p.iin
         LEFT JOIN st_mask_touched u ON u.iin = p.iin
         LEFT JOIN (
-            SELECT iin, list(struct_pack(f := f, t := t, k := k)) AS cats FROM st_cat GROUP BY iin
+            SELECT iin, list(struct_pack(f := f, t := t, k := k, d := d)) AS cats
+            FROM st_cat GROUP BY iin
         ) c ON c.iin = p.iin"""
     )
     statements += [f"DROP TABLE IF EXISTS st_{t}" for t in tables if t != "prepay"]
@@ -347,17 +351,20 @@ def month_bits_sql(month: Month, span: Span, run_id: int) -> str:
         )
     chain = ",\n    ".join(steps)
     ctes = f"""
-    pre AS (
-        SELECT iin, max(end_m) AS end_m FROM st_prepay
-        WHERE {m} BETWEEN start_m AND end_m GROUP BY iin
-    ),
+    {prepayment_cte(month, r)},
     b0 AS (
         SELECT a.iin_text, a.birth_date, a.death_date, a.death_m, {", ".join(packing.columns)},
                CASE WHEN more IS NULL THEN CASE WHEN {in_month} THEN k1 END
                     ELSE list_max(list_transform(
                         list_filter(more, lambda c: c.f <= {m} AND c.t >= {m}), lambda c: c.k))
                END AS cat_k,
+               CASE WHEN more IS NULL THEN CASE WHEN {in_month} THEN d1 END
+                    ELSE list_min(list_transform(
+                        list_filter(more, lambda c: c.f <= {m} AND c.t >= {m}), lambda c: c.d))
+               END AS cat_from,
                e.end_m AS prepaid_to,
+               e.paid_on AS prepaid_on,
+               e.status_to AS prepaid_status_to,
                CAST(bit_count(a.mask & {window}) AS INTEGER) AS paid_months,
                a.mask & {seen} AS x, a.mask & {counted} AS xc, a.mask & {seen} AS r0
         FROM st_all a
@@ -376,12 +383,15 @@ def month_bits_sql(month: Month, span: Span, run_id: int) -> str:
         SELECT iin_text AS iin, birth_date, death_date,
                (death_m IS NOT NULL AND death_m < {m}) AS dead,
                {category_columns("cat_k")},
+               cat_from,
                paid_months,
                top_x + {base} AS last_paid,
                top_c + {base} AS last_counted,
                CASE WHEN top_c IS NULL THEN NULL {type_rank} END AS type_rank,
                top_n + {base} AS nth_paid,
                prepaid_to,
+               prepaid_on,
+               prepaid_status_to,
                prepaid_to IS NOT NULL AS by_prepayment
         FROM tops
     )"""

@@ -14,8 +14,8 @@ Decisions (documented in the package documentation of the status engine):
 - a person who died is entitled (at most) until the day of death and, from the month after the
   month of death, has the basis ``deceased`` and is not entitled;
 - a person born after the end of a month is not in that month's population (no row);
-- a person's latest register row (highest ``loaded_seq``) and the category periods of the
-  person's latest load are used;
+- a person's latest register row (highest ``loaded_seq``) and, per source (state register),
+  the category periods of the person's latest load of that source are used;
 - when several bases apply, the row names one in this order: state category, prepayment,
   contributions; ``valid_until`` is the latest end of all the bases that apply.
 
@@ -52,15 +52,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from saqta.core.errors import InputError, StoreError
+from saqta.core.faults import crash_point
+from saqta.core.i18n import DEFAULT_LOCALE, N_, translations
 from saqta.core.periods import Month
 from saqta.core.rules import RuleSet, load_rules
 from saqta.core.version import code_version
 from saqta.mshi.contributions import hashed_outflows, paid_files
+from saqta.mshi.intake import recover_lake, settle_lake
+from saqta.mshi.registry import category_periods
 from saqta.mshi.schema import STATUS
 from saqta.mshi.status._bits import BitSources, bit_spans, month_bits_sql, setup_bits_sql
 from saqta.mshi.status._rules import StatusRules, status_rules
 from saqta.mshi.status._sql import DUCKDB, Sources, Span, month_sql, setup_sql, sql_date
+from saqta.mshi.status._wording import category_label, change_text, payment_type_label
 from saqta.store.lake import FactsLake
+from saqta.store.sql import sql_literal, sql_path_list
 
 __all__ = [
     "Explanation",
@@ -69,6 +75,7 @@ __all__ = [
     "explain",
     "input_hashes",
     "read_status",
+    "row_change",
     "spans",
     "status_folder",
     "status_of",
@@ -87,8 +94,7 @@ _PARTITION_METADATA = '[["month", "DATE"]]'
 def _read(files: Sequence[Path]) -> str | None:
     if not files:
         return None
-    listed = ", ".join("'" + f.as_posix().replace("'", "''") + "'" for f in files)
-    return f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+    return f"read_parquet({sql_path_list(files)}, hive_partitioning = false, union_by_name = true)"
 
 
 def _payment_files(lake: FactsLake, periods: tuple[int | None, int]) -> list[Path]:
@@ -121,7 +127,7 @@ def _persons(lake: FactsLake) -> str:
 def _sources(lake: FactsLake, span: Span, selected: str | None) -> Sources:
     return Sources(
         persons=_persons(lake),
-        categories=_read(lake.files("state_categories")),
+        categories=category_periods(lake),
         payments=_read(_payment_files(lake, span.period_range)),
         outflows=_read(lake.files("payment_outflows")),
         selected=selected,
@@ -167,7 +173,7 @@ def _bit_sources(lake: FactsLake, span: Span, selected: bool, refunds: str | Non
     paid = _read(paid_files(lake, _payment_files(lake, span.period_range)))
     return BitSources(
         persons=_persons(lake),
-        categories=_read(lake.files("state_categories")),
+        categories=category_periods(lake),
         paid=paid,
         refunds=refunds if paid is not None else None,
         selected="st_selected" if selected else None,
@@ -246,7 +252,7 @@ def _connect(lake: FactsLake) -> duckdb.DuckDBPyConnection:
     temp = lake.root / ".tmp-duckdb"
     with contextlib.suppress(OSError):
         temp.mkdir(parents=True, exist_ok=True)
-        connection.execute(f"SET temp_directory = '{temp.as_posix()}'")
+        connection.execute(f"SET temp_directory = {sql_literal(temp)}")
     return connection
 
 
@@ -384,10 +390,10 @@ def _select_iins(
 
 def _copy(connection: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    path = target.as_posix().replace("'", "''")
     connection.execute(
-        f"COPY ({query}) TO '{path}' (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 1000000, "
-        f"KV_METADATA {{'saqta.partition_by': '{_PARTITION_METADATA}'}})"
+        f"COPY ({query}) TO {sql_literal(target)} (FORMAT parquet, COMPRESSION snappy, "
+        "ROW_GROUP_SIZE 1000000, "
+        f"KV_METADATA {{'saqta.partition_by': {sql_literal(_PARTITION_METADATA)}}})"
     )
 
 
@@ -446,6 +452,7 @@ def _run_months(
                     if k in ("state_category", "prepayment", "contributions")
                 )
                 done += 1
+                crash_point("status.month")
                 if on_month is not None:
                     on_month(done, len(months))
                 month = month.next()
@@ -476,6 +483,10 @@ def compute_status(
     one, migrated) with kind ``status``, the inputs' hashes, the rule-set version and the code
     version; its id is in every row written. A failed run is recorded as failed and leaves every
     month as it was before the month that failed.
+
+    The run holds the lake's writer lock from start to end (imports and other runs wait), after
+    recovering what killed writers left, and marks itself in ``<lake>/_runs/``: a run killed
+    with SIGKILL is recorded as failed, and its temporary folder deleted, by the next command.
     """
     from saqta.store.db import make_engine, session_scope, upgrade
     from saqta.store.models import RunStatus
@@ -488,50 +499,57 @@ def compute_status(
     if engine is None:
         engine = make_engine()
         upgrade(engine)
-    inputs = input_hashes(lake)
-    if source_file is not None:
-        inputs["incremental_from"] = source_file.lower()
-    started = time.perf_counter()
-    with session_scope(engine) as session:
-        run = start_run(
-            session,
-            kind=RUN_KIND,
-            inputs=inputs,
-            rules_version=rules.version,
-            code_version=code_version(),
-        )
-    result = StatusRun(run_id=int(run.id), months=list(months))
-    connection = _connect(lake)
-    try:
-        result.persons = _select_iins(connection, lake, iins, source_file)
-        _run_months(
-            connection,
-            lake,
-            months,
-            rules,
-            result.run_id,
-            result.persons is not None,
-            result,
-            on_month,
-            formulation,
-        )
-    except BaseException as exc:
-        result.seconds = time.perf_counter() - started
+    with lake.lock():
+        recover_lake(lake, engine)
+        inputs = input_hashes(lake)
+        if source_file is not None:
+            inputs["incremental_from"] = source_file.lower()
+        started = time.perf_counter()
         with session_scope(engine) as session:
-            finish_run(
-                session, run, RunStatus.FAILED, {**result.summary(), "error": str(exc)[:500]}
+            run = start_run(
+                session,
+                kind=RUN_KIND,
+                inputs=inputs,
+                rules_version=rules.version,
+                code_version=code_version(),
             )
-        if isinstance(exc, duckdb.Error):
-            raise StoreError(
-                f"status computation failed: {str(exc).splitlines()[0]}",
-                where=f"facts lake {lake.root}",
-            ) from exc
-        raise
-    finally:
-        connection.close()
-    result.seconds = time.perf_counter() - started
-    with session_scope(engine) as session:
-        finish_run(session, run, RunStatus.SUCCEEDED, result.summary())
+        result = StatusRun(run_id=int(run.id), months=list(months))
+        with lake.run_marker(result.run_id):
+            crash_point("status.started")
+            connection = _connect(lake)
+            try:
+                result.persons = _select_iins(connection, lake, iins, source_file)
+                _run_months(
+                    connection,
+                    lake,
+                    months,
+                    rules,
+                    result.run_id,
+                    result.persons is not None,
+                    result,
+                    on_month,
+                    formulation,
+                )
+            except BaseException as exc:
+                result.seconds = time.perf_counter() - started
+                with session_scope(engine) as session:
+                    finish_run(
+                        session,
+                        run,
+                        RunStatus.FAILED,
+                        {**result.summary(), "error": str(exc)[:500]},
+                    )
+                if isinstance(exc, duckdb.Error):
+                    raise StoreError(
+                        f"status computation failed: {str(exc).splitlines()[0]}",
+                        where=f"facts lake {lake.root}",
+                    ) from exc
+                raise
+            finally:
+                connection.close()
+            result.seconds = time.perf_counter() - started
+            with session_scope(engine) as session:
+                finish_run(session, run, RunStatus.SUCCEEDED, result.summary())
     return result
 
 
@@ -547,7 +565,7 @@ def status_of(
     (missing compact payments, an index of the lake, are built as for any run).
 
     ``run_id`` is 0 in the rows: they belong to no recorded run."""
-    lake = lake if isinstance(lake, FactsLake) else FactsLake(lake)
+    lake = settle_lake(lake)
     rules = rules if rules is not None else load_rules()
     connection = _connect(lake)
     tables = []
@@ -572,7 +590,7 @@ def status_of(
 
 def read_status(lake: FactsLake | Path | str, month: Month, iin: str | None = None) -> pa.Table:
     """The stored status rows of ``month`` (optionally of one person), sorted by IIN."""
-    lake = lake if isinstance(lake, FactsLake) else FactsLake(lake)
+    lake = settle_lake(lake)
     files = sorted(status_folder(lake, month).glob("*.parquet"))
     source = _read(files)
     if source is None:
@@ -596,7 +614,7 @@ def _arrow(
 
 
 def stored_months(lake: FactsLake | Path | str) -> list[Month]:
-    lake = lake if isinstance(lake, FactsLake) else FactsLake(lake)
+    lake = settle_lake(lake)
     folder = lake.root.joinpath(*STATUS_DIR)
     found = []
     if folder.is_dir():
@@ -645,14 +663,21 @@ class Explanation:
 
 
 def explain(
-    lake: FactsLake | Path | str, iin: str, month: Month, *, rules: RuleSet | None = None
+    lake: FactsLake | Path | str,
+    iin: str,
+    month: Month,
+    *,
+    rules: RuleSet | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> Explanation:
     """One person's status in ``month``: the answer, the reasons, the categories, and every
-    payment in the months the rule looks at, each with how it was treated."""
+    payment in the months the rule looks at, each with how it was treated; the words in
+    ``locale`` (``kk``, ``ru`` or ``en``)."""
+    translations(locale)  # an unknown locale is refused before any work
     from saqta.core.iin import parse_iin
 
     parse_iin(iin)
-    lake = lake if isinstance(lake, FactsLake) else FactsLake(lake)
+    lake = settle_lake(lake)
     rules = rules if rules is not None else load_rules()
     span = spans([month], rules)[0]
     r = span.rules
@@ -670,15 +695,32 @@ def explain(
                 "WHERE iin = ? ORDER BY valid_from, category",
                 [iin],
             ).to_pylist()
-        lines = _payment_lines(connection, lake, iin, month, span)
-    reasons = _reasons(status, r, month)
+        lines = _payment_lines(connection, lake, iin, month, span, locale)
+    reasons = _reasons(status, r, month, locale)
     return Explanation(iin, month, status, stored, reasons, categories, lines, r, rules.version)
 
 
+_DUPLICATE = N_("duplicate of an earlier row: not counted again")
+_REFUNDED = N_("refunded ({refunded}): not counted")
+_PARTLY = N_("partly refunded, {left} left: counted")
+_NOT_COUNTED_TYPE = N_("{payer} does not count toward status by contributions")
+_PREPAYMENT_ONLY = N_("counts only toward a prepayment")
+_AFTER = N_("counts from {month}, after this month")
+_NEXT = N_("for {month}: counts from the next month")
+_BEFORE = N_("for {month}: before the look-back window")
+_COUNTED = N_("counted for {month}")
+
+
 def _payment_lines(
-    connection: duckdb.DuckDBPyConnection, lake: FactsLake, iin: str, month: Month, span: Span
+    connection: duckdb.DuckDBPyConnection,
+    lake: FactsLake,
+    iin: str,
+    month: Month,
+    span: Span,
+    locale: str = DEFAULT_LOCALE,
 ) -> list[PaymentLine]:
     r = span.rules
+    t = translations(locale)
     payments = _read(_payment_files(lake, span.period_range))
     if payments is None:
         return []
@@ -703,31 +745,30 @@ def _payment_lines(
     for reference, kind, period, amount, paid_on, source_file, source_row in rows:
         key = (reference, kind, period, amount)
         if key in seen:
-            treatment = "duplicate of an earlier row: not counted again"
+            treatment = t.gettext(_DUPLICATE)
         elif (reference, period) in refunds:
             left = amount - refunds[(reference, period)]
             treatment = (
-                f"refunded ({refunds[(reference, period)]}): not counted"
+                t.gettext(_REFUNDED).format(refunded=refunds[(reference, period)])
                 if left <= 0
-                else f"partly refunded, {left} left: counted"
+                else t.gettext(_PARTLY).format(left=left)
             )
         elif kind not in r.payment_types and kind != "self_payer":
-            treatment = f"{kind} does not count toward status by contributions"
+            treatment = t.gettext(_NOT_COUNTED_TYPE).format(payer=payment_type_label(locale, kind))
         else:
             effective = Month.of(period)
             if r.count_from == "receipt":
                 effective = max(effective, Month.of(paid_on))
             if kind not in r.payment_types:
-                where = "counts only toward a prepayment"
+                treatment = t.gettext(_PREPAYMENT_ONLY)
             elif effective > month:
-                where = f"counts from {effective}, after this month"
+                treatment = t.gettext(_AFTER).format(month=effective)
             elif effective > counts_to:
-                where = f"for {effective}: counts from the next month"
+                treatment = t.gettext(_NEXT).format(month=effective)
             elif effective < window_from:
-                where = f"for {effective}: before the look-back window"
+                treatment = t.gettext(_BEFORE).format(month=effective)
             else:
-                where = f"counted for {effective}"
-            treatment = where
+                treatment = t.gettext(_COUNTED).format(month=effective)
         seen.add(key)
         lines.append(
             PaymentLine(
@@ -737,36 +778,94 @@ def _payment_lines(
     return lines
 
 
-def _reasons(status: dict[str, Any] | None, r: StatusRules, month: Month) -> list[str]:
+_NOT_IN_POPULATION = N_("not in the population of {month}: not in the register or born later")
+_DIED = N_("died before this month: not entitled")
+_STATE_PAID = N_("state-paid: preferential category {category}")
+_PREPAID = N_(
+    "a self-payer's prepayment of contributions covers this month (entitled at once, from the "
+    "day of payment)"
+)
+_PAID = (
+    N_(
+        "paid by {payer}: {paid} paid month in {window} (at least {needed} needed), latest "
+        "paid month {last} (status lasts {survival} months after)"
+    ),
+    N_(
+        "paid by {payer}: {paid} paid months in {window} (at least {needed} needed), latest "
+        "paid month {last} (status lasts {survival} months after)"
+    ),
+)
+_NONE = (
+    N_(
+        "not entitled: {paid} paid month in {window}, {needed} needed within {survival} months "
+        "of the last one"
+    ),
+    N_(
+        "not entitled: {paid} paid months in {window}, {needed} needed within {survival} months "
+        "of the last one"
+    ),
+)
+_FROM_DAY = N_("entitled from {date}")
+_UNTIL = N_("valid until {date}")
+_OPEN = N_("no end date known")
+_CHANGE = N_("what would change it: {change}")
+
+
+def row_change(row: dict[str, Any], locale: str = DEFAULT_LOCALE) -> str | None:
+    """What would change a status row's answer, in ``locale``."""
+    return change_text(
+        locale,
+        row["change_code"],
+        category=row["category"],
+        date=row["change_date"],
+        month=row["change_month"],
+        count=row["change_count"],
+        offer_months=row["offer_months"],
+    )
+
+
+def _reasons(
+    status: dict[str, Any] | None, r: StatusRules, month: Month, locale: str = DEFAULT_LOCALE
+) -> list[str]:
+    t = translations(locale)
     if status is None:
-        return [f"not in the population of {month}: not in the register or born later"]
+        return [t.gettext(_NOT_IN_POPULATION).format(month=month)]
     window = (
-        f"{Month.from_index(month.index - r.lookback_months + 1)} to "
+        f"{Month.from_index(month.index - r.lookback_months + 1)} – "
         f"{Month.from_index(month.index - r.lag)}"
     )
+    numbers = {
+        "paid": status["paid_months"],
+        "window": window,
+        "needed": r.min_paid_months,
+        "survival": r.survival_months,
+        "last": str(status["last_paid_period"])[:7],
+    }
     reasons = []
     basis = status["basis"]
     if basis == "deceased":
-        reasons.append("died before this month: not entitled")
+        reasons.append(t.gettext(_DIED))
     elif basis == "state_category":
-        reasons.append(f"state-paid: preferential category {status['category']}")
-    elif basis == "prepayment":
-        reasons.append("self-payer's prepayment of 12 months covers this month (entitled at once)")
-    elif basis == "contributions":
         reasons.append(
-            f"paid by {status['payment_type']}: {status['paid_months']} paid month(s) in {window} "
-            f"(at least {r.min_paid_months} needed), latest paid month "
-            f"{str(status['last_paid_period'])[:7]} (status lasts {r.survival_months} months after)"
+            t.gettext(_STATE_PAID).format(category=category_label(locale, status["category"]))
+        )
+    elif basis == "prepayment":
+        reasons.append(t.gettext(_PREPAID))
+    elif basis == "contributions":
+        payer = payment_type_label(locale, status["payment_type"])
+        reasons.append(
+            t.ngettext(*_PAID, status["paid_months"]).format(payer=payer, **numbers)
         )
     else:
-        reasons.append(
-            f"not entitled: {status['paid_months']} paid month(s) in {window}, "
-            f"{r.min_paid_months} needed within {r.survival_months} months of the last one"
-        )
+        reasons.append(t.ngettext(*_NONE, status["paid_months"]).format(**numbers))
+    valid_from = status.get("valid_from_day")
+    if valid_from is not None and valid_from > month.first_day:
+        reasons.append(t.gettext(_FROM_DAY).format(date=valid_from.isoformat()))
     if status["valid_until"] is not None:
-        reasons.append(f"valid until {status['valid_until']}")
+        reasons.append(t.gettext(_UNTIL).format(date=status["valid_until"].isoformat()))
     elif status["entitled"]:
-        reasons.append("no end date known")
-    if status["change"]:
-        reasons.append(f"what would change it: {status['change']}")
+        reasons.append(t.gettext(_OPEN))
+    change = row_change(status, locale)
+    if change:
+        reasons.append(t.gettext(_CHANGE).format(change=change))
     return reasons

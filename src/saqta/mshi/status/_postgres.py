@@ -21,6 +21,8 @@ import pyarrow as pa
 
 from saqta.core.periods import Month
 from saqta.core.rules import RuleSet, load_rules
+from saqta.mshi.intake import settle_lake
+from saqta.mshi.registry import category_periods
 from saqta.mshi.schema import (
     PAYMENT_OUTFLOWS,
     PAYMENTS,
@@ -31,6 +33,7 @@ from saqta.mshi.schema import (
 from saqta.mshi.status._engine import _payment_files, _read, spans
 from saqta.mshi.status._sql import POSTGRES, Sources, month_sql, setup_sql
 from saqta.store.lake import FactsLake
+from saqta.store.sql import sql_literal
 
 __all__ = [
     "LoadReport",
@@ -44,7 +47,7 @@ _TABLES = {
     "persons": "iin varchar(12), sex varchar(1), birth_date date, region varchar(16), "
     "urban boolean, attached_provider_id integer, death_date date, loaded_seq bigint",
     "state_categories": "iin varchar(12), category varchar(32), valid_from date, valid_to date, "
-    "loaded_seq bigint",
+    "loaded_seq bigint, source varchar(64)",
     "payments": "reference text, payer_id text, person_iin varchar(12), payment_type text, "
     "period date, amount numeric(18, 2), payment_date date, source_file text, source_row bigint",
     "payment_outflows": "refund_id bigint, reference text, person_iin varchar(12), period date, "
@@ -79,7 +82,7 @@ def load_month_inputs(
     ``month`` needs."""
     import psycopg
 
-    lake = lake if isinstance(lake, FactsLake) else FactsLake(lake)
+    lake = settle_lake(lake)
     rules = rules if rules is not None else load_rules()
     span = spans([month], rules)[0]
     r = span.rules
@@ -87,11 +90,11 @@ def load_month_inputs(
     low, high = span.period_range
     index = "(year(period) * 12 + month(period) - 1)"
     period_filter = f"{index} <= {high}" + (f" AND {index} >= {low}" if low is not None else "")
-    types = ", ".join(f"'{t}'" for t in sorted({*r.payment_types, "self_payer"}))
+    types = ", ".join(sql_literal(t) for t in sorted({*r.payment_types, "self_payer"}))
     queries = {
         "persons": (_read(lake.files("persons")), ""),
         "state_categories": (
-            _read(lake.files("state_categories")),
+            category_periods(lake),
             f"WHERE valid_from <= DATE '{month.last_day}' "
             f"AND (valid_to IS NULL OR valid_to >= DATE '{month.first_day}')",
         ),
@@ -117,7 +120,7 @@ def load_month_inputs(
             names = ", ".join(_COLUMNS[table].names)
             csv = Path(folder) / f"{table}.csv"
             duck.execute(
-                f"COPY (SELECT {names} FROM {source} {where}) TO '{csv.as_posix()}' "
+                f"COPY (SELECT {names} FROM {source} {where}) TO {sql_literal(csv)} "
                 "(FORMAT csv, HEADER false)"
             )
             with pg.cursor() as cursor:

@@ -10,8 +10,9 @@ payment for M itself counts toward M, 1 otherwise):
   and the latest of them is no older than ``M - survival_months``.
 
 A self-payer's prepayment (from the date ``self_payer_prepayment_months`` is in force: 5 Sep 2022,
-12 months) is a set of self-payer payments made on one day for every one of the K months from the
-month of payment on: it gives status at once for those K months.
+12 months) is a set of self-payer payments made on one day for every one of K consecutive months
+beginning with the month of payment or the next month (contributions paid ahead): it gives status
+at once, from the day of payment through the last prepaid month.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ lake; PostgreSQL: tables), and build three working tables, then one SELECT per m
    payment that was not refunded fall into the same counted month, so they never count twice;
 3. ``st_prepay``: a self-payer's prepayment: self-payer payments made on one day covering every
    one of the K months from the month of payment on, on a day the prepayment rule is in force;
-4. ``st_cat``: the preferential-category periods of the latest load of each person.
+4. ``st_cat``: the preferential-category periods of the latest load of each person and source
+   (register).
 
 The month SELECT gives one row per person born by the end of the month, in the columns of
 :data:`saqta.mshi.schema.STATUS`.
@@ -30,6 +31,8 @@ from dataclasses import dataclass
 from saqta.core.periods import Month
 from saqta.mshi.schema import PAYMENT_TYPES
 from saqta.mshi.status._rules import StatusRules
+from saqta.mshi.status._wording import ChangeCode
+from saqta.store.sql import sql_literal
 
 __all__ = [
     "DUCKDB",
@@ -40,6 +43,7 @@ __all__ = [
     "category_key",
     "decision_sql",
     "month_sql",
+    "prepayment_cte",
     "prepayment_sql",
     "setup_sql",
     "sql_date",
@@ -99,8 +103,7 @@ class Sources:
     selected: str | None = None
 
 
-def _text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+_text = sql_literal
 
 
 def sql_date(day: dt.date) -> str:
@@ -156,8 +159,14 @@ class Span:
         k = self.rules.max_prepayment_months
         low = self.paid_from if self.rules.count_from == "period" else None
         if k and low is not None:
-            low = min(low, self.first.index - k + 1)
-        return low, self.last.index + max(k - 1, 0)
+            low = min(low, self.prepaid_from)
+        return low, self.last.index + k
+
+    @property
+    def prepaid_from(self) -> int:
+        """The first month of payment of a prepayment that can cover a month of the span (its
+        K months start with the month of payment or the next one)."""
+        return self.first.index - self.rules.max_prepayment_months
 
 
 def _counted(
@@ -202,27 +211,34 @@ def _counted(
 
 
 def prepayment_sql(d: Dialect, span: Span, counted: str, *, paid_on: str, period: str) -> str:
-    """``st_prepay`` (``iin``, ``start_m``, ``end_m``, ``payment_date``): a self-payer's counted
-    payments (``counted``, aliased ``c``: ``iin``, the day ``paid_on`` and the month ``period``
-    of ``c``) made on one day in force of the prepayment rule, covering every one of its K months
-    from the month of payment on."""
+    """``st_prepay`` (``iin``, ``start_m``, ``first_m``, ``end_m``, ``payment_date``): a
+    self-payer's counted payments (``counted``, aliased ``c``: ``iin``, the day ``paid_on`` and
+    the month ``period`` of ``c``) made on one day in force of the prepayment rule, covering
+    every one of its K consecutive months from the month of payment on or from the next month
+    on (contributions paid ahead; ``first_m`` is the first prepaid month). Status runs from the
+    day of payment (``start_m`` is the month of payment) through the last prepaid month
+    (``end_m``)."""
     r = span.rules
     values = ", ".join(
         f"({sql_date(p.valid_from)}, {sql_date(p.valid_to)}, {p.months})" for p in r.prepayments
     )
-    low = span.first.index - r.max_prepayment_months + 1
     paid_m = d.month_index(f"c.{paid_on}")
     return f"""CREATE TEMP TABLE st_prepay AS
-        SELECT iin, m0 AS start_m, m0 + k - 1 AS end_m, {paid_on} AS payment_date FROM (
-            SELECT c.iin, c.{paid_on}, rule.k, {paid_m} AS m0, count(DISTINCT {period}) AS n
+        SELECT iin, m0 AS start_m, min(m0 + s) AS first_m, max(m0 + s + k - 1) AS end_m,
+               {paid_on} AS payment_date
+        FROM (
+            SELECT c.iin, c.{paid_on}, rule.k, ahead.s, {paid_m} AS m0,
+                   count(DISTINCT {period}) AS n
             FROM ({counted}) c
             JOIN (VALUES {values}) AS rule (valid_from, valid_to, k)
               ON c.{paid_on} >= rule.valid_from AND c.{paid_on} <= rule.valid_to
-            WHERE {period} BETWEEN {paid_m} AND {paid_m} + rule.k - 1
-              AND {paid_m} BETWEEN {low} AND {span.last.index}
-            GROUP BY c.iin, c.{paid_on}, rule.k, {paid_m}
+            CROSS JOIN (VALUES (0), (1)) AS ahead (s)
+            WHERE {period} BETWEEN {paid_m} + ahead.s AND {paid_m} + ahead.s + rule.k - 1
+              AND {paid_m} BETWEEN {span.prepaid_from} AND {span.last.index}
+            GROUP BY c.iin, c.{paid_on}, rule.k, ahead.s, {paid_m}
         ) g
-        WHERE n >= k"""
+        WHERE n >= k
+        GROUP BY iin, m0, {paid_on}"""
 
 
 def setup_sql(d: Dialect, sources: Sources, span: Span) -> list[str]:
@@ -260,12 +276,12 @@ def setup_sql(d: Dialect, sources: Sources, span: Span) -> list[str]:
     if sources.payments is None or not r.prepayments:
         statements.append(
             "CREATE TEMP TABLE st_prepay AS SELECT CAST(NULL AS VARCHAR) AS iin, "
-            "CAST(NULL AS INTEGER) AS start_m, CAST(NULL AS INTEGER) AS end_m, "
+            "CAST(NULL AS INTEGER) AS start_m, CAST(NULL AS INTEGER) AS first_m, "
+            "CAST(NULL AS INTEGER) AS end_m, "
             "CAST(NULL AS DATE) AS payment_date WHERE 1 = 0"
         )
     else:
-        low = span.first.index - r.max_prepayment_months + 1
-        counted = _counted(d, sources, ["self_payer"], (low, span.period_range[1]))
+        counted = _counted(d, sources, ["self_payer"], (span.prepaid_from, span.period_range[1]))
         statements.append(
             prepayment_sql(
                 d, span, counted, paid_on="payment_date", period=d.month_index("c.period")
@@ -283,7 +299,7 @@ def setup_sql(d: Dialect, sources: Sources, span: Span) -> list[str]:
             f"""CREATE TEMP TABLE st_cat AS
             SELECT iin, category, valid_from, valid_to FROM (
                 SELECT iin, category, valid_from, valid_to, loaded_seq,
-                       max(loaded_seq) OVER (PARTITION BY iin) AS latest
+                       max(loaded_seq) OVER (PARTITION BY iin, source) AS latest
                 FROM {sources.categories}
                 {_where(_selected(sources, "iin"))}
             ) c
@@ -296,11 +312,13 @@ def setup_sql(d: Dialect, sources: Sources, span: Span) -> list[str]:
 
 def category_key(month: Month) -> str:
     """Per person (``key``), the category of ``st_cat`` that lasts longest in ``month``, as
-    ``'<valid_to or 9999-12-31>|<category>'`` (the greatest such text)."""
+    ``'<valid_to or 9999-12-31>|<category>'`` (the greatest such text), and the earliest start
+    of the categories that cover a day of the month (``cat_from``)."""
     open_end = sql_date(dt.date(9999, 12, 31))
     first_day, last_day = sql_date(month.first_day), sql_date(month.last_day)
     return f"""SELECT iin,
-               max(CAST(coalesce(valid_to, {open_end}) AS VARCHAR) || '|' || category) AS k
+               max(CAST(coalesce(valid_to, {open_end}) AS VARCHAR) || '|' || category) AS k,
+               min(valid_from) AS cat_from
         FROM st_cat
         WHERE valid_from <= {last_day} AND (valid_to IS NULL OR valid_to >= {first_day})
         GROUP BY iin"""
@@ -330,6 +348,25 @@ def _numbers(month: Month, r: StatusRules) -> tuple[int, int, int, int, int, int
     )
 
 
+def prepayment_cte(month: Month, rules: StatusRules) -> str:
+    """The CTE ``pre`` (``iin``, ``end_m``, ``paid_on``, ``status_to``) from ``st_prepay``: per
+    person, the last prepaid month of the prepayments covering ``month``, the first day of
+    payment, and the last month of status they give. After the prepaid months, status goes on
+    only as the contributions rule gives it on the prepaid months: when self-payer payments
+    count toward contributions and the prepayment holds at least the paid months needed, up to
+    the survival and the window."""
+    r = rules
+    m, n, w, g, _, _ = _numbers(month, r)
+    after = max(0, min(g, w - n)) if "self_payer" in r.payment_types else 0
+    return f"""pre AS (
+        SELECT iin, max(end_m) AS end_m, min(payment_date) AS paid_on,
+               max(CASE WHEN end_m - first_m + 1 >= {n} THEN end_m + {after} ELSE end_m END)
+                   AS status_to
+        FROM st_prepay
+        WHERE {m} BETWEEN start_m AND end_m GROUP BY iin
+    )"""
+
+
 def month_sql(d: Dialect, month: Month, rules: StatusRules, run_id: int) -> str:
     """The status of every person born by the end of ``month``, from the working tables."""
     r = rules
@@ -352,20 +389,20 @@ def month_sql(d: Dialect, month: Month, rules: StatusRules, run_id: int) -> str:
         WHERE pm BETWEEN {min(window_from, m - g)} AND {m}
         GROUP BY iin
     ),
-    pre AS (
-        SELECT iin, max(end_m) AS end_m FROM st_prepay
-        WHERE {m} BETWEEN start_m AND end_m GROUP BY iin
-    ),
+    {prepayment_cte(month, r)},
     base AS (
         SELECT p.iin, p.birth_date, p.death_date,
                (p.death_m IS NOT NULL AND p.death_m < {m}) AS dead,
                {category_columns("c.k")},
+               c.cat_from,
+               e.paid_on AS prepaid_on,
                coalesce(a.paid_months, 0) AS paid_months,
                a.last_paid,
                {d.idiv("a.last_key", 8)} AS last_counted,
                7 - a.last_key % 8 AS type_rank,
                a.nth_paid,
                e.end_m AS prepaid_to,
+               e.status_to AS prepaid_status_to,
                e.end_m IS NOT NULL AS by_prepayment
         FROM st_person p
         LEFT JOIN cat c ON c.iin = p.iin
@@ -380,41 +417,30 @@ def decision_sql(d: Dialect, month: Month, rules: StatusRules, run_id: int, base
     """The month's rows from ``base``: the CTEs (without ``WITH``) that end with one named
     ``base`` of one row per person born by the end of the month, with the columns ``iin``,
     ``birth_date``, ``death_date``, ``dead``, ``category``, ``category_to``, ``by_category``,
-    ``paid_months``, ``last_paid``, ``last_counted``, ``type_rank``, ``nth_paid``, ``prepaid_to``
-    and ``by_prepayment`` (months as integers)."""
+    ``cat_from``, ``paid_months``, ``last_paid``, ``last_counted``, ``type_rank``, ``nth_paid``,
+    ``prepaid_to``, ``prepaid_status_to`` (:func:`prepayment_cte`), ``prepaid_on`` and
+    ``by_prepayment`` (months as integers).
+
+    No words: what would change the answer is a :class:`ChangeCode` with its parameters
+    (``change_date``, ``change_month``, ``change_count``, ``offer_months``), rendered per locale
+    by :mod:`saqta.mshi.status._wording`. ``valid_from_day`` is the first day of the month on
+    which the person is entitled: not before birth, nor before the earliest basis that applies
+    starts (a category's ``valid_from``, a prepayment's day of payment; contributions hold from
+    the first day)."""
     r = rules
     m, n, w, g, counts_to, window_from = _numbers(month, r)
     first_day = sql_date(month.first_day)
     prepay_rule = r.prepayment_on(month.last_day)
-    prepay_hint = (
-        f" ; a self-payer's prepayment of {prepay_rule.months} months from {month} would give "
-        "status at once"
-        if prepay_rule is not None
-        else ""
-    )
-    restore_month = Month.from_index(counts_to)
-
-    def month_text(index: str) -> str:
-        return f"substr(CAST({d.month_start(index)} AS VARCHAR), 1, 7)"
-
-    def day_text(day: str) -> str:
-        return f"CAST({day} AS VARCHAR)"
-
+    offer = str(prepay_rule.months) if prepay_rule is not None else "NULL"
+    restore_month = d.month_start(str(counts_to))
     need = f"greatest({n} - paid_months, 1)"
-    restore = (
-        f"CASE WHEN {need} = 1 THEN 'a payment for {restore_month} would restore entitlement' "
-        f"ELSE 'payments for ' || CAST({need} AS VARCHAR) || ' more months from "
-        f"{Month.from_index(window_from)} to {restore_month} would restore entitlement' END"
-        f" || {_text(prepay_hint)}"
-    )
+    c = ChangeCode
     return f"""
     WITH {base},
     judged AS (
         SELECT *,
                coalesce(paid_months >= {n} AND last_counted >= {m - g}, FALSE) AS by_contributions,
-               least(last_paid + {g}, nth_paid + {w - 1}) AS contributions_to,
-               greatest(prepaid_to, least(prepaid_to + {g}, prepaid_to + {w - n}))
-                   AS prepaid_status_to
+               least(last_paid + {g}, nth_paid + {w - 1}) AS contributions_to
         FROM base
     ),
     decided AS (
@@ -432,6 +458,22 @@ def decision_sql(d: Dialect, month: Month, rules: StatusRules, run_id: int, base
                         CASE WHEN by_contributions THEN {d.month_end("contributions_to")} END)
                END AS entitled_to
         FROM judged
+    ),
+    coded AS (
+        SELECT *,
+               CASE
+                 WHEN basis = 'deceased' THEN {c.DIED}
+                 WHEN death_date IS NOT NULL AND entitled THEN {c.UNTIL_DEATH}
+                 WHEN basis = 'state_category' AND category_to IS NULL THEN {c.CATEGORY_OPEN}
+                 WHEN basis = 'state_category' AND category = 'child'
+                      AND {d.add_years("birth_date", 18)} = category_to + 1 THEN {c.CHILD_18}
+                 WHEN basis = 'state_category' THEN {c.CATEGORY_ENDS}
+                 WHEN basis = 'prepayment' THEN {c.PREPAID}
+                 WHEN basis = 'contributions' THEN {c.CONTRIBUTIONS}
+                 WHEN {need} = 1 THEN {c.RESTORE_ONE}
+                 ELSE {c.RESTORE_MANY}
+               END AS code
+        FROM decided
     )
     SELECT iin,
            {first_day} AS month,
@@ -447,28 +489,31 @@ def decision_sql(d: Dialect, month: Month, rules: StatusRules, run_id: int, base
                 WHEN death_date IS NOT NULL
                     THEN least(coalesce(entitled_to, death_date), death_date)
                 ELSE entitled_to END AS valid_until,
-           CASE
-             WHEN basis = 'deceased' THEN 'died on ' || {day_text("death_date")}
-             WHEN death_date IS NOT NULL AND entitled
-                 THEN 'entitled until death on ' || {day_text("death_date")}
-             WHEN basis = 'state_category' AND category_to IS NULL
-                 THEN category || ' status has no end date'
-             WHEN basis = 'state_category' AND category = 'child'
-                  AND {d.add_years("birth_date", 18)} = category_to + 1
-                 THEN 'child status ends on the 18th birthday '
-                      || {day_text("category_to + 1")}
-             WHEN basis = 'state_category'
-                 THEN category || ' status ends after ' || {day_text("category_to")}
-             WHEN basis = 'prepayment'
-                 THEN 'prepaid through ' || {month_text("prepaid_to")}
-                      || '; entitled until ' || {day_text("entitled_to")}
-                      || ' unless a payment for a later month is counted'
-             WHEN basis = 'contributions'
-                 THEN 'entitled until ' || {day_text("entitled_to")}
-                      || ' unless a payment for ' || {month_text("last_paid + 1")}
-                      || ' or later is counted'
-             ELSE {restore}
-           END AS change,
+           CASE WHEN entitled THEN greatest(
+                    {first_day}, birth_date,
+                    least(CASE WHEN by_category THEN cat_from END,
+                          CASE WHEN by_prepayment THEN prepaid_on END,
+                          CASE WHEN by_contributions THEN {first_day} END))
+           END AS valid_from_day,
+           CAST(code AS SMALLINT) AS change_code,
+           CASE code
+             WHEN {c.DIED} THEN death_date
+             WHEN {c.UNTIL_DEATH} THEN death_date
+             WHEN {c.CHILD_18} THEN category_to + 1
+             WHEN {c.CATEGORY_ENDS} THEN category_to
+             WHEN {c.PREPAID} THEN entitled_to
+             WHEN {c.CONTRIBUTIONS} THEN entitled_to
+             WHEN {c.RESTORE_MANY} THEN {sql_date(Month.from_index(window_from).first_day)}
+           END AS change_date,
+           CASE code
+             WHEN {c.PREPAID} THEN {d.month_start("prepaid_to")}
+             WHEN {c.CONTRIBUTIONS} THEN {d.month_start("last_paid + 1")}
+             WHEN {c.RESTORE_ONE} THEN {restore_month}
+             WHEN {c.RESTORE_MANY} THEN {restore_month}
+           END AS change_month,
+           CAST(CASE WHEN code = {c.RESTORE_MANY} THEN {need} END AS SMALLINT) AS change_count,
+           CAST(CASE WHEN code IN ({c.RESTORE_ONE}, {c.RESTORE_MANY}) THEN {offer} END
+                AS SMALLINT) AS offer_months,
            CAST({run_id} AS BIGINT) AS run_id
-    FROM decided
+    FROM coded
     """
