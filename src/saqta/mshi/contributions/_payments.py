@@ -33,6 +33,7 @@ collision never rejects a payment.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -84,14 +85,60 @@ FIRST_PERIOD = dt.date(2017, 7, 1)
 
 MAX_REFERENCE = 64
 REFERENCE_INDEX = "_index/payment_references"
+_MERGE_SLACK = 1.5
+"""A segment is merged with what is merged so far when it is at most this much larger: files of
+about the same size merge as a binary counter would, whatever their exact row counts."""
+_MERGE_CHUNK = 1 << 22
+"""Hashes per step of a segment merge (32 MiB): a merge never holds a whole segment in memory."""
+
 
 class ReferenceIndex:
-    """Sorted segments of 64-bit reference hashes, one per import, memory-mapped."""
+    """The 64-bit hashes of every reference accepted so far: a few sorted segments
+    ``<lake>/_index/payment_references/seg-<transaction>.npy``, memory-mapped while an import
+    runs (file-backed pages, which the kernel can drop; :meth:`close` unmaps them).
+
+    Each payments import adds one segment, written in its lake transaction. Its hashes are first
+    merged with the newest segments while these are at most 1.5 times larger than what is merged
+    so far (for files of similar size, a binary counter: segment sizes about double from the
+    newest to the oldest, so there are about log2(imports) + 1 segments, and each hash is
+    rewritten about log2(imports) times in all). The merged segment is written in the import's
+    transaction, in bounded memory, with the list of the segments it replaces
+    (``seg-<transaction>.replaces.json``): both appear when the transaction is committed, or
+    neither. The replaced segments are deleted by the next import, holding the lake's writer
+    lock, before it reads the index (:meth:`tidy`); until then both hold the same hashes, which
+    costs a lookup, never a missed duplicate: every segment present is read.
+    """
 
     def __init__(self, lake: FactsLake) -> None:
+        self.folder = lake.root / REFERENCE_INDEX
+        paths = sorted(self.folder.glob("seg-*.npy")) if self.folder.is_dir() else []
+        segments = [(path, np.load(path, mmap_mode="r")) for path in paths]
+        # newest (smallest) last, as the merge takes them
+        segments.sort(key=lambda item: -item[1].size)
+        self.paths = [path for path, _ in segments]
+        self.segments: list[np.ndarray] = [segment for _, segment in segments]
+
+    @staticmethod
+    def tidy(lake: FactsLake) -> None:
+        """Delete the segments that committed merges replaced; call it holding the writer lock.
+
+        A list is deleted after its segments, and only when the merged segment is there: a
+        crash part-way leaves the rest for the next call."""
         folder = lake.root / REFERENCE_INDEX
-        paths = sorted(folder.glob("seg-*.npy")) if folder.is_dir() else []
-        self.segments = [np.load(path, mmap_mode="r") for path in paths]
+        if not folder.is_dir():
+            return
+        for listing in sorted(folder.glob("seg-*.replaces.json")):
+            merged = folder / listing.name.replace(".replaces.json", ".npy")
+            if not merged.is_file():
+                continue
+            for name in json.loads(listing.read_text(encoding="utf-8")):
+                (folder / Path(name).name).unlink(missing_ok=True)
+            listing.unlink()
+
+    def close(self) -> None:
+        """Unmap the segments (their pages stay in the page cache, not in this process)."""
+        self.paths = []
+        self.segments = []
 
     def contains_sorted(self, needles: np.ndarray) -> np.ndarray:
         """For sorted ``needles``, whether each is in some segment."""
@@ -99,6 +146,50 @@ class ReferenceIndex:
         for segment in self.segments:
             hit |= sorted_member(needles, segment)
         return hit
+
+    def add(self, hashes: np.ndarray, transaction: LakeTransaction) -> None:
+        """Stage the segment of an import's sorted ``hashes``, merged with the newest segments
+        that are not much larger, and the list of the segments it replaces."""
+        runs = [hashes]
+        size = hashes.size
+        replaced: list[str] = []
+        while self.segments and self.segments[-1].size <= _MERGE_SLACK * size:
+            segment = self.segments.pop()
+            replaced.append(self.paths.pop().name)
+            runs.append(segment)
+            size += segment.size
+        target = transaction.path_for(f"{REFERENCE_INDEX}/seg-{transaction.id}.npy")
+        _write_merged(target, runs)
+        if replaced:
+            listing = f"{REFERENCE_INDEX}/seg-{transaction.id}.replaces.json"
+            transaction.path_for(listing).write_text(json.dumps(replaced), encoding="utf-8")
+
+
+def _write_merged(target: Path, runs: Sequence[np.ndarray]) -> None:
+    """Write the sorted union (repeats kept) of sorted ``runs`` as one ``.npy`` file, a slice of
+    hash values at a time."""
+    total = sum(run.size for run in runs)
+    # value bounds: every step-th hash of each run, so that between two bounds each run has at
+    # most step hashes, and a slice at most _MERGE_CHUNK
+    step = max(1, _MERGE_CHUNK // len(runs))
+    bounds = np.unique(np.concatenate([np.asarray(run[step::step]) for run in runs]))
+    starts = [0] * len(runs)
+    with target.open("wb") as sink:
+        header = {
+            "descr": np.lib.format.dtype_to_descr(runs[0].dtype),
+            "fortran_order": False,
+            "shape": (total,),
+        }
+        np.lib.format.write_array_header_1_0(sink, header)
+        for bound in [*bounds, None]:
+            pieces = []
+            for k, run in enumerate(runs):
+                end = run.size if bound is None else int(np.searchsorted(run, bound))
+                pieces.append(np.asarray(run[starts[k] : end]))
+                starts[k] = end
+            merged = np.concatenate(pieces)
+            merged.sort(kind="stable")  # sorted runs: a merge
+            merged.tofile(sink)
 
 
 class PaymentsValidator(Validator):
@@ -122,16 +213,21 @@ class PaymentsValidator(Validator):
         self.file_hashes: list[np.ndarray] = []  # sorted hashes of earlier batches of the file
         self.work: Path = Path()
         self.batches = 0
+        self.sha = ""
 
     def start(self, importer: Importer, transaction: LakeTransaction) -> None:
-        self.importer = importer
+        # what is needed of the importer, not the importer itself (which holds this validator):
+        # no reference cycle keeps the memory-mapped index alive after the import
+        self.sha = importer.sha
         self.lake = importer.lake
         self.today = importer.today
         self.persons = load_person_index(importer.lake)
+        if self.index is not None:
+            self.index.close()
+        ReferenceIndex.tidy(importer.lake)  # the lake is locked and recovered
         self.index = ReferenceIndex(importer.lake)
         self.caps = AmountCaps(rules_now())
         self.file_hashes = []
-        self.transaction = transaction
         self.work = transaction.staging / "_work"
         self.work.mkdir(parents=True, exist_ok=True)
         self.batches = 0
@@ -247,7 +343,7 @@ class PaymentsValidator(Validator):
                 "period": period,
                 "amount": amount,
                 "payment_date": paid,
-                "source_file": pa.repeat(pa.scalar(self.importer.sha, pa.string()), n),
+                "source_file": pa.repeat(pa.scalar(self.sha, pa.string()), n),
                 "source_row": batch.rows,
                 "year": pc.year(period).cast(pa.int16()),
                 "month": pc.month(period).cast(pa.int16()),
@@ -313,13 +409,19 @@ class PaymentsValidator(Validator):
 
     def committed(self, lake: FactsLake, files: list[Path]) -> None:
         built_after_import(lake, files)
+        # the batches are gone: give the memory Arrow's allocator keeps for reuse back to the
+        # system, so that a long run of imports stays at the size of one
+        pa.default_memory_pool().release_unused()
 
     def finish(self, transaction: LakeTransaction) -> None:
-        if not self.file_hashes:
-            return
-        merged = np.sort(np.concatenate(self.file_hashes), kind="stable")  # sorted runs
-        np.save(transaction.path_for(f"{REFERENCE_INDEX}/seg-{transaction.id}.npy"), merged)
-        self.file_hashes = []
+        assert self.index is not None
+        try:
+            if self.file_hashes:
+                merged = np.sort(np.concatenate(self.file_hashes), kind="stable")  # sorted runs
+                self.file_hashes = []
+                self.index.add(merged, transaction)
+        finally:
+            self.index.close()
 
 
 def _plain(values: pa.Array) -> pa.Array:

@@ -127,9 +127,18 @@ def check_distinct(
 
 
 def sorted_member(needles: np.ndarray, haystack_sorted: np.ndarray) -> np.ndarray:
-    """For each needle, whether it is in the sorted ``haystack_sorted`` (vectorised)."""
+    """For each needle, whether it is in the sorted ``haystack_sorted`` (vectorised).
+
+    Needles that are not in order are sorted first: binary searches in order walk the haystack
+    forwards and share their first steps, several times faster on a large haystack than the same
+    searches in random order."""
     if haystack_sorted.size == 0 or needles.size == 0:
         return np.zeros(needles.shape[0], dtype=bool)
+    if needles.size > 1 and not bool(np.all(needles[1:] >= needles[:-1])):
+        order = np.argsort(needles, kind="stable")
+        found = np.empty(needles.size, dtype=bool)
+        found[order] = sorted_member(needles[order], haystack_sorted)
+        return found
     index = np.searchsorted(haystack_sorted, needles)
     index = np.minimum(index, haystack_sorted.size - 1)
     return np.asarray(haystack_sorted[index] == needles)
