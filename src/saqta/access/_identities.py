@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from pwdlib import PasswordHash
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from saqta.access._models import Client, Role, User
 from saqta.core.errors import InputError
@@ -135,10 +136,7 @@ def add_user(
     return user
 
 
-def _user(session: object, username: str) -> User:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(session, Session)
+def _user(session: Session, username: str) -> User:
     found = session.scalar(select(User).where(User.username == username))
     if found is None:
         raise InputError("no such user", where=f"user {username}")
@@ -221,10 +219,7 @@ def add_client(
     return client, secret
 
 
-def _client(session: object, client_id: str) -> Client:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(session, Session)
+def _client(session: Session, client_id: str) -> Client:
     found = session.scalar(select(Client).where(Client.client_id == client_id))
     if found is None:
         raise InputError("no such client", where=f"client {client_id}")
